@@ -1,0 +1,5 @@
+"""Allow ``python -m llmlab`` as a synonym for the ``llmlab`` command."""
+
+from llmlab.cli.main import main
+
+raise SystemExit(main())

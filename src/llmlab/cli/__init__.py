@@ -1,0 +1,1 @@
+"""The ``llmlab`` command: one sub-command group per stage (``llmlab <stage> <action>``)."""

@@ -1,0 +1,76 @@
+"""Entry point of the ``llmlab`` command.
+
+Every stage adds one Typer sub-app here (``llmlab assets ...``, ``llmlab data ...``). A user
+error (:class:`~llmlab.errors.LLMLabError`) prints one line, ``error: ...``, and exits with 1;
+``--debug`` (anywhere on the line) shows the full traceback instead. Usage mistakes exit 2;
+any other exception is a bug and shows its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.text import Text
+
+import llmlab
+from llmlab.cli import assets as assets_cli
+from llmlab.cli import data as data_cli
+from llmlab.cli.console import err_console
+from llmlab.cli.quickstart import quickstart
+from llmlab.errors import LLMLabError
+
+app = typer.Typer(
+    name="llmlab",
+    help="Learn how large language models work by building and running every piece, offline.",
+    epilog="Example: [bold]llmlab quickstart[/bold]   (then: llmlab assets list)",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(assets_cli.app, name="assets")
+app.add_typer(data_cli.app, name="data")
+app.command(epilog="Example: [bold]llmlab quickstart[/bold]")(quickstart)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmlab {llmlab.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks instead of one-line errors."),
+) -> None:
+    """llmlab: tokenizers, embeddings, transformers, training and more, each built from scratch
+    and checked against its production twin."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (``llmlab`` calls ``sys.exit`` with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:  # accept --debug anywhere, not only right after `llmlab`
+        args = [a for a in args if a != "--debug"]
+    try:
+        # standalone mode: Typer prints usage errors itself (exit 2) and turns --help,
+        # --version and typer.Exit into SystemExit; everything else propagates to here.
+        app(args=args, prog_name="llmlab")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    except LLMLabError as e:
+        if debug:
+            raise
+        err_console.print(
+            Text.assemble(("error: ", "bold red"), " ".join(str(e).split("\n"))), soft_wrap=True
+        )
+        return 1
+    return 0
