@@ -48,6 +48,11 @@ class RichReporter:
     def transfer(self, asset: str, done: int, total: int | None) -> None:
         self.progress.update(self._task(asset), completed=done, total=total)
 
+    def finish(self, asset: str) -> None:
+        """Drop the asset's live line (its result line is printed instead)."""
+        if asset in self.tasks:
+            self.progress.remove_task(self.tasks.pop(asset))
+
 
 def pull_with_progress(store: AssetStore, names: list[str], force: bool = False) -> list[PullResult]:
     """Pull ``names`` one at a time, printing one result line per asset.
@@ -66,7 +71,10 @@ def pull_with_progress(store: AssetStore, names: list[str], force: bool = False)
     with Progress(*columns, console=err_console, transient=True) as progress:
         reporter = RichReporter(progress)
         for name in names:  # one at a time, so a failure still reports what succeeded before it
-            results += store.pull([name], force=force, reporter=reporter)
+            try:
+                results += store.pull([name], force=force, reporter=reporter)
+            finally:
+                reporter.finish(name)
             progress.console.print(_result_line(results[-1]))
     return results
 
