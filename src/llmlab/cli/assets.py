@@ -88,9 +88,9 @@ def _result_line(r: PullResult) -> str:
     )
 
 
-def status_cell(check: Check) -> str:
+def status_cell(check: Check, ok_word: str = "present") -> str:
     if check.ok:
-        return "[green]present[/green]"
+        return f"[green]{ok_word}[/green]"
     if check.status == "missing":
         return "[yellow]online only[/yellow]" if check.asset.online_only else "[dim]not pulled[/dim]"
     return f"[red]{check.status}[/red]"
@@ -161,7 +161,7 @@ def verify(
     for c in checks:
         m = c.manifest
         table.add_row(
-            c.asset.name, status_cell(c), str(len(m.files)) if m else "", human_size(m.total_bytes) if m else "",
+            c.asset.name, status_cell(c, "ok"), str(len(m.files)) if m else "", human_size(m.total_bytes) if m else "",
             m.licence if m else c.asset.licence, c.detail,
         )  # fmt: skip
     console.print(table)
