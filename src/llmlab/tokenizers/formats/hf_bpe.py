@@ -27,6 +27,7 @@ from llmlab.errors import LLMLabError
 from llmlab.tokenizers.base import Tokenizer, TokenizerFormatError
 from llmlab.tokenizers.bpe_regex import CL100K_PATTERN, GPT2_PATTERN, SMOLLM2_PATTERN, RegexBPE
 from llmlab.tokenizers.byte_level import str_to_token, token_to_str
+from llmlab.tokenizers.formats.hf_common import added_special_tokens
 
 _BYTE_LEVEL = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
 _DIGITS = {"type": "Digits", "individual_digits": True}
@@ -153,18 +154,7 @@ def bpe_to_hf_json(tok: RegexBPE) -> dict[str, Any]:
         pre_tokenizer = {"type": "Sequence", "pretokenizers": [split, {**_BYTE_LEVEL, "use_regex": False}]}
     vocab = {token_to_str(t): i for t, i in sorted(tok.ranks.items(), key=lambda kv: kv[1])}
     vocab.update(tok.special_tokens)  # HF's files list added tokens in the model's vocab too
-    added = [
-        {
-            "id": i,
-            "content": t,
-            "single_word": False,
-            "lstrip": False,
-            "rstrip": False,
-            "normalized": False,
-            "special": True,
-        }
-        for t, i in sorted(tok.special_tokens.items(), key=lambda kv: kv[1])
-    ]
+    added = added_special_tokens(tok.special_tokens)
     unk = None if tok.unk_id is None else tok.id_to_token(tok.unk_id)
     return {
         "version": "1.0",

@@ -34,6 +34,7 @@ from typing import Any
 import regex
 
 from llmlab.tokenizers.base import TokenizerFormatError
+from llmlab.tokenizers.formats.hf_common import added_token
 from llmlab.tokenizers.formats.hf_unigram_pipeline import HfUnigramTokenizer, flatten
 from llmlab.tokenizers.formats.sentencepiece_model import (
     ModelProto,
@@ -80,15 +81,7 @@ def unigram_to_hf_json(tok: UnigramTokenizer) -> dict[str, Any]:
         decoder.append({"type": "Strip", "content": " ", "start": 1, "stop": 0})
     kinds = {PieceType.UNKNOWN: True, PieceType.CONTROL: True, PieceType.USER_DEFINED: False}
     added = [
-        {
-            "id": i,
-            "content": p,
-            "single_word": False,
-            "lstrip": False,
-            "rstrip": False,
-            "normalized": False,
-            "special": kinds[t],
-        }  # fmt: skip
+        added_token(i, p, special=kinds[t])
         for i, (p, t) in enumerate(zip(tok.pieces, tok.types, strict=True))
         if t in kinds
     ]

@@ -25,6 +25,7 @@ from typing import Any
 
 from llmlab.tokenizers.base import TokenizerFormatError
 from llmlab.tokenizers.bert_normalizer import BertNormalizer
+from llmlab.tokenizers.formats.hf_common import added_special_tokens
 from llmlab.tokenizers.wordpiece import WordPieceTokenizer
 
 _FLAGS = ("single_word", "lstrip", "rstrip", "normalized")
@@ -180,18 +181,7 @@ def wordpiece_to_hf_json(tok: WordPieceTokenizer) -> dict[str, Any]:
         "version": "1.0",
         "truncation": None,
         "padding": None,
-        "added_tokens": [
-            {
-                "id": i,
-                "content": t,
-                "single_word": False,
-                "lstrip": False,
-                "rstrip": False,
-                "normalized": False,
-                "special": True,
-            }
-            for t, i in sorted(tok.special_tokens.items(), key=lambda item: item[1])
-        ],  # fmt: skip
+        "added_tokens": added_special_tokens(tok.special_tokens),
         "normalizer": {
             "type": "BertNormalizer",
             "clean_text": n.clean_text,
