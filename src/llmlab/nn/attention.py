@@ -1,0 +1,125 @@
+"""Scaled dot-product attention, written out, and the masks it takes.
+
+Attention lets every position read from every position it is allowed to see::
+
+    att = softmax(q @ k^T / sqrt(D) + bias, masked where not allowed)   # (B, H, T, S)
+    out = att @ v                                                       # (B, H, T, D)
+
+``q`` holds the T positions asking, ``k``/``v`` the S positions being read (S > T when a KV
+cache holds earlier tokens). Two masks cover every family in the zoo:
+
+- **causal**: a decoder's position i may only read positions <= i (GPT-2, LLaMA, the T5 decoder);
+- **padding**: in a batch of unequal lengths, nobody reads the pad positions (BERT, T5).
+
+A mask here is boolean with ``True`` = "may attend", the convention of
+``torch.nn.functional.scaled_dot_product_attention``, which this function equals (tested).
+The models call the fused PyTorch kernel when nobody asked to see the weights, and this
+written-out version when they did (``return_weights=True``): same numbers, one is faster.
+
+Reference: Vaswani et al., "Attention Is All You Need" (2017), section 3.2.1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def causal_mask(T: int, S: int | None = None, device: torch.device | str | None = None) -> Tensor:
+    """``(T, S)`` boolean mask where query i (the last T of S positions) sees keys 0..S-T+i.
+
+    With no cache S == T and this is the lower triangle. With S - T cached tokens in front,
+    the queries are the *last* T positions, so the triangle is shifted right by S - T.
+    """
+    S = T if S is None else S
+    q_pos = torch.arange(S - T, S, device=device)[:, None]  # (T, 1) absolute positions of the queries
+    k_pos = torch.arange(S, device=device)[None, :]  # (1, S)
+    return k_pos <= q_pos  # (T, S)
+
+
+def padding_mask(attention_mask: Tensor) -> Tensor:
+    """Turn a ``(B, S)`` 1/0 mask (1 = real token) into a ``(B, 1, 1, S)`` boolean mask."""
+    return attention_mask.bool()[:, None, None, :]
+
+
+def combine_masks(*masks: Tensor | None) -> Tensor | None:
+    """AND together the masks that are given (they broadcast); ``None`` if none are."""
+    out = None
+    for m in masks:
+        if m is not None:
+            out = m if out is None else out & m
+    return out
+
+
+def scaled_dot_product_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    mask: Tensor | None = None,
+    bias: Tensor | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+    dropout_p: float = 0.0,
+    return_weights: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Attention of ``q`` (B, H, T, D) over ``k``, ``v`` (B, H, S, D), written out step by step.
+
+    ``mask`` is boolean, True where attending is allowed, broadcastable to (B, H, T, S);
+    ``bias`` is added to the scores before the softmax (ALiBi, T5's relative positions);
+    ``scale`` defaults to 1/sqrt(D) (T5 uses 1). Returns the output (B, H, T, D), and the
+    weights (B, H, T, S) as well when ``return_weights`` is set.
+    """
+    T, S, D = q.size(-2), k.size(-2), q.size(-1)
+    scale = 1.0 / math.sqrt(D) if scale is None else scale
+    # 1. similarity of every query with every key
+    scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, S)
+    # 2. position information that is not in q and k (ALiBi slopes, T5 buckets)
+    if bias is not None:
+        scores = scores + bias
+    # 3. forbid what may not be seen; -inf becomes probability 0 after the softmax
+    if is_causal:
+        mask = combine_masks(mask, causal_mask(T, S, device=q.device))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    # 4. normalise each query's scores into a distribution over the keys
+    # subtle: a row with every key masked would be all -inf -> NaN; it only happens for pad
+    # queries, whose outputs nobody reads, and F.scaled_dot_product_attention gives NaN there too.
+    att = torch.softmax(scores, dim=-1)  # (B, H, T, S)
+    if dropout_p > 0.0:
+        att = F.dropout(att, p=dropout_p)
+    # 5. each query's output is the weighted average of the values it attends to
+    out = att @ v  # (B, H, T, D)
+    return (out, att) if return_weights else out
+
+
+def fused_attention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    *,
+    mask: Tensor | None = None,
+    bias: Tensor | None = None,
+    is_causal: bool = False,
+    scale: float | None = None,
+    dropout_p: float = 0.0,
+) -> Tensor:
+    """The same computation through PyTorch's fused kernel (flash / memory-efficient / math).
+
+    PyTorch takes either a boolean mask or an additive float mask, so a bias and a mask are
+    folded into one float mask; a causal mask with a cache in front is built explicitly because
+    ``is_causal=True`` in PyTorch assumes the queries start at position 0.
+    """
+    T, S = q.size(-2), k.size(-2)
+    if is_causal and (T != S or mask is not None or bias is not None):
+        mask = combine_masks(mask, causal_mask(T, S, device=q.device))
+        is_causal = False
+    attn_mask = mask
+    if bias is not None:
+        attn_mask = bias if mask is None else torch.where(mask, bias, float("-inf"))
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale
+    )

@@ -1,0 +1,50 @@
+"""Normalisation layers: LayerNorm (GPT-2, BERT) and RMSNorm (LLaMA, T5).
+
+Both rescale each token's vector so activations neither explode nor vanish through many layers;
+they differ in what they remove:
+
+- **LayerNorm** centres and scales: ``y = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias``
+  (biased variance, over the last dimension). Ba, Kiros and Hinton (2016).
+- **RMSNorm** only scales: ``y = x / sqrt(mean(x^2) + eps) * weight``; no mean, no bias, a little
+  cheaper and in practice as good. Zhang and Sennrich (2019). T5 calls it "T5LayerNorm".
+
+RMSNorm computes in float32 even for half-precision input and casts back *before* the weight,
+as LLaMA's reference code does, so bf16 runs stay close to fp32 ones.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class LayerNorm(nn.Module):
+    """Centre, scale to unit variance, then apply a learned gain and (optionally) a bias."""
+
+    def __init__(self, dim: int, eps: float = 1e-5, bias: bool = True) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.bias = nn.Parameter(torch.zeros(dim)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        mean = x.mean(dim=-1, keepdim=True)  # (B, T, 1)
+        var = (x - mean).pow(2).mean(dim=-1, keepdim=True)  # (B, T, 1), the biased variance
+        y = (x - mean) * torch.rsqrt(var + self.eps)
+        y = y * self.weight
+        return y + self.bias if self.bias is not None else y
+
+
+class RMSNorm(nn.Module):
+    """Scale by the root mean square, then a learned gain; no centring, no bias."""
+
+    def __init__(self, dim: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        dtype = x.dtype
+        x = x.float()
+        x = x * torch.rsqrt(x.pow(2).mean(dim=-1, keepdim=True) + self.eps)  # (B, T, C)
+        return self.weight * x.to(dtype)
