@@ -15,11 +15,18 @@ import ipaddress
 import os
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # so tests can `from helpers import ...`
+
+# transformers / sentence-transformers are the production twins of the model tests: they must
+# never try the hub, and their caches go to a throwaway folder (read at import, so set it here)
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="llmlab-test-hf-")
 
 from llmlab.assets import AssetStore, get_asset  # noqa: E402
 from llmlab.assets.home import data_home  # noqa: E402
@@ -112,6 +119,17 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+def _real_asset_folder(name: str) -> Path:
+    """The folder of a pulled real asset; skip (or fail under CI) when it is missing."""
+    store = AssetStore(REAL_HOME)
+    if not store.check(get_asset(name), deep=False).ok:
+        msg = f"real asset '{name}' is not pulled in {REAL_HOME}: run `llmlab assets pull {name}`"
+        if os.environ.get("LLMLAB_REQUIRE_ASSETS") == "1" or os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return store.folder(get_asset(name))
+
+
 @pytest.fixture
 def real_assets(monkeypatch: pytest.MonkeyPatch):
     """Switch this test to the user's real data home, read-only, and return ``need(*names)``.
@@ -122,17 +140,14 @@ def real_assets(monkeypatch: pytest.MonkeyPatch):
     """
     monkeypatch.setenv("LLMLAB_HOME", str(REAL_HOME))
     monkeypatch.setenv("LLMLAB_OFFLINE", "1")
-    store = AssetStore(REAL_HOME)
 
     def need(*names: str) -> list[Path]:
-        folders = []
-        for name in names:
-            if not store.check(get_asset(name), deep=False).ok:
-                msg = f"real asset '{name}' is not pulled in {REAL_HOME}: run `llmlab assets pull {name}`"
-                if os.environ.get("LLMLAB_REQUIRE_ASSETS") == "1" or os.environ.get("CI"):
-                    pytest.fail(msg)
-                pytest.skip(msg)
-            folders.append(store.folder(get_asset(name)))
-        return folders
+        return [_real_asset_folder(name) for name in names]
 
     return need
+
+
+@pytest.fixture(scope="session")
+def real_home_path():
+    """``folder(name)`` for module- or session-scoped fixtures that load a real asset once (read-only)."""
+    return _real_asset_folder

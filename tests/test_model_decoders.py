@@ -125,7 +125,9 @@ def test_weights_that_do_not_fit_are_listed_in_one_error(family):
     state = dict(hf.state_dict())
     emb = "transformer.wte.weight" if family == "gpt2" else "model.embed_tokens.weight"
     state[emb] = torch.zeros(7, 3)
-    with pytest.raises(WeightsError, match=r"1 wrongly shaped: tok_emb.weight \(7, 3\) \(model wants \(512, 64\)\)"):
+    with pytest.raises(
+        WeightsError, match=r"1 wrongly shaped: tok_emb.weight \(7, 3\) \(model wants \(512, 64\)\)"
+    ):
         from_hf_state_dict(state, cfg)
 
 
@@ -133,7 +135,9 @@ def test_weights_that_do_not_fit_are_listed_in_one_error(family):
 def test_too_long_input_is_a_clear_error(family):
     ours, _ = pair(family)
     idx = torch.zeros(1, 129, dtype=torch.long)
-    with pytest.raises(ContextLengthError, match="input of 129 tokens is longer than the model's context of 128"):
+    with pytest.raises(
+        ContextLengthError, match="input of 129 tokens is longer than the model's context of 128"
+    ):
         ours(idx)
 
 

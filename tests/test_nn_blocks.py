@@ -61,7 +61,9 @@ def test_causal_mask_with_a_cache_in_front():
     m = causal_mask(3, 7)
     assert m.tolist() == [[True] * 5 + [False] * 2, [True] * 6 + [False], [True] * 7]
     q, k, v = qkv(T=3, S=7)
-    assert_close(fused_attention(q, k, v, is_causal=True), scaled_dot_product_attention(q, k, v, is_causal=True))
+    assert_close(
+        fused_attention(q, k, v, is_causal=True), scaled_dot_product_attention(q, k, v, is_causal=True)
+    )
 
 
 def test_multihead_equals_torch_multihead_attention():
@@ -208,12 +210,25 @@ def test_mlp_and_swiglu_equal_transformers():
         ours.up.weight.copy_(ref.c_fc.weight.t()), ours.up.bias.copy_(ref.c_fc.bias)
         ours.down.weight.copy_(ref.c_proj.weight.t()), ours.down.bias.copy_(ref.c_proj.bias)
     assert_close(ours(x), ref(x), **TOL)
-    ref = LlamaMLP(LlamaConfig(hidden_size=16, intermediate_size=40, num_attention_heads=2, num_key_value_heads=2))
+    ref = LlamaMLP(
+        LlamaConfig(hidden_size=16, intermediate_size=40, num_attention_heads=2, num_key_value_heads=2)
+    )
     ours = SwiGLU(16, 40)
     with torch.no_grad():
         for a, b in (("gate", "gate_proj"), ("up", "up_proj"), ("down", "down_proj")):
             getattr(ours, a).weight.copy_(getattr(ref, b).weight)
     assert_close(ours(x), ref(x), **TOL)
+
+
+def test_written_out_formulas_equal_the_fused_kernels_the_layers_use():
+    from llmlab.nn.feedforward import gelu_exact, gelu_tanh
+    from llmlab.nn.norms import layer_norm
+
+    x = torch.randn(4, 9, 32) * 4
+    assert_close(gelu_tanh(x), F.gelu(x, approximate="tanh"), **TOL)
+    assert_close(gelu_exact(x), F.gelu(x), **TOL)
+    w, b = torch.randn(32), torch.randn(32)
+    assert_close(layer_norm(x, w, b, 1e-5), F.layer_norm(x, (32,), w, b, 1e-5), **TOL)
 
 
 def test_unknown_activation_message():

@@ -109,7 +109,9 @@ class Llama(nn.Module):
         super().__init__()
         self.config = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
-        self.rope = RotaryEmbedding(cfg.head_dim, cfg.max_seq_len, cfg.rope_theta, interleaved=cfg.rope_interleaved)
+        self.rope = RotaryEmbedding(
+            cfg.head_dim, cfg.max_seq_len, cfg.rope_theta, interleaved=cfg.rope_interleaved
+        )
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.final_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
@@ -123,7 +125,9 @@ class Llama(nn.Module):
         """An empty KV cache for generation; GQA makes it n_head / n_kv_head times smaller."""
         cfg, p = self.config, self.head.weight
         n = max_seq_len or cfg.max_seq_len
-        return KVCache(cfg.n_layer, batch_size, cfg.n_kv_head, n, cfg.head_dim, dtype=p.dtype, device=p.device)
+        return KVCache(
+            cfg.n_layer, batch_size, cfg.n_kv_head, n, cfg.head_dim, dtype=p.dtype, device=p.device
+        )
 
     def forward(
         self,

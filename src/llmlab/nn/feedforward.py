@@ -12,7 +12,9 @@ non-linearity and projects back. Most of a transformer's parameters live here.
 
 GELU comes in two forms: the exact ``x * Phi(x)`` (BERT) and GPT-2's tanh approximation
 ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))``; using the wrong one costs ~1e-3 per
-activation, enough to fail a parity test, so the choice is explicit.
+activation, enough to fail a parity test, so the choice is explicit. Both are written out below as the
+formulas; the layers call PyTorch's fused ``F.gelu``, which computes the same values (tested)
+in one pass instead of five.
 """
 
 from __future__ import annotations
@@ -34,7 +36,11 @@ def gelu_exact(x: Tensor) -> Tensor:
     return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
 
 
-ACTIVATIONS = {"gelu_tanh": gelu_tanh, "gelu": gelu_exact, "relu": F.relu, "silu": F.silu}
+def _fused_gelu_tanh(x: Tensor) -> Tensor:
+    return F.gelu(x, approximate="tanh")  # = gelu_tanh(x)
+
+
+ACTIVATIONS = {"gelu_tanh": _fused_gelu_tanh, "gelu": F.gelu, "relu": F.relu, "silu": F.silu}
 
 
 class MLP(nn.Module):

@@ -71,7 +71,9 @@ def half_to_interleaved(w: Tensor, n_head: int) -> Tensor:
 class RotaryEmbedding(nn.Module):
     """Precomputed cos/sin for positions 0..max_seq_len, applied to q and k in either layout."""
 
-    def __init__(self, head_dim: int, max_seq_len: int, base: float = 10000.0, interleaved: bool = False) -> None:
+    def __init__(
+        self, head_dim: int, max_seq_len: int, base: float = 10000.0, interleaved: bool = False
+    ) -> None:
         super().__init__()
         self.interleaved = interleaved
         angles = torch.outer(torch.arange(max_seq_len, dtype=torch.float32), rope_frequencies(head_dim, base))

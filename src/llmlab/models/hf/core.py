@@ -85,7 +85,9 @@ def fused(ours: tuple[str, ...], hf: str, *, transpose: bool = False) -> Rule:
     return Rule(ours, hf, to_hf=to_hf, from_hf=from_hf)
 
 
-def reshaped(ours: str, hf: str, to_hf: Callable[[Tensor], Tensor], from_hf: Callable[[Tensor], Tensor]) -> Rule:
+def reshaped(
+    ours: str, hf: str, to_hf: Callable[[Tensor], Tensor], from_hf: Callable[[Tensor], Tensor]
+) -> Rule:
     """A one-to-one rule with an explicit reshape in each direction (e.g. a RoPE row permutation)."""
     return Rule((ours,), hf, to_hf=lambda p: to_hf(p[0]), from_hf=lambda t: [from_hf(t)])
 
@@ -184,6 +186,8 @@ def from_hf(hf_state: dict[str, Tensor], names: NameMap) -> dict[str, Tensor]:
         try:
             parts = rule.from_hf(t)
         except RuntimeError as exc:  # a reshape that cannot apply: the shape is wrong
-            raise WeightsError(f"HF tensor {rule.hf} has an unexpected shape {tuple(t.shape)}: {exc}") from None
+            raise WeightsError(
+                f"HF tensor {rule.hf} has an unexpected shape {tuple(t.shape)}: {exc}"
+            ) from None
         out.update(zip(rule.ours, parts, strict=True))
     return out

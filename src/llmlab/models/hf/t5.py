@@ -53,6 +53,8 @@ def config_to_hf(cfg: T5Config) -> dict[str, Any]:
 
 def config_from_hf(hf: dict[str, Any]) -> T5Config:
     tied = hf.get("scale_decoder_outputs", hf.get("tie_word_embeddings", True))
+    eos = hf.get("eos_token_id", 1)
+    eos = eos[0] if isinstance(eos, list) else eos  # some configs list several; greedy stops at the first
     return T5Config(
         vocab_size=hf["vocab_size"],
         d_model=hf["d_model"],
@@ -69,7 +71,7 @@ def config_from_hf(hf: dict[str, Any]) -> T5Config:
         tie_embeddings=bool(tied),
         decoder_start_token_id=hf.get("decoder_start_token_id", 0) or 0,
         pad_token_id=hf.get("pad_token_id", 0) or 0,
-        eos_token_id=hf.get("eos_token_id", 1),
+        eos_token_id=eos,
         max_seq_len=hf.get("n_positions", 512),
     )
 
