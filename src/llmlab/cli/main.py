@@ -16,6 +16,7 @@ from rich.text import Text
 import llmlab
 from llmlab.cli import assets as assets_cli
 from llmlab.cli import data as data_cli
+from llmlab.cli import models as models_cli
 from llmlab.cli import tokenizer as tokenizer_cli
 from llmlab.cli.console import err_console
 from llmlab.cli.quickstart import quickstart
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(assets_cli.app, name="assets")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(tokenizer_cli.app, name="tokenizer")
+app.add_typer(models_cli.app, name="models")
 app.command(epilog="Example: [bold]llmlab quickstart[/bold]")(quickstart)
 
 

@@ -60,7 +60,7 @@ class GPT2Config(ModelConfig):
 GPT2Config.PRESETS = {
     # a few hundred thousand parameters: trains in seconds, used by tests and the debug runs
     "gpt2-debug": GPT2Config(vocab_size=512, max_seq_len=128, n_layer=2, n_head=4, d_model=64),
-    # the quickstart's model: 6 layers, 384 wide, context 256 (about 10.8M parameters at vocab 4096)
+    # the quickstart's model: 6 layers, 384 wide, context 256 (12.3M parameters at vocab 4096)
     "gpt-mini": GPT2Config(vocab_size=4096, max_seq_len=256, n_layer=6, n_head=6, d_model=384),
     "gpt2": GPT2Config(),  # 124M, HF "gpt2"
     "gpt2-medium": GPT2Config(n_layer=24, n_head=16, d_model=1024),  # 355M, HF "gpt2-medium"

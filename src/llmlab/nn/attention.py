@@ -106,8 +106,11 @@ def fused_attention(
     is_causal: bool = False,
     scale: float | None = None,
     dropout_p: float = 0.0,
+    enable_gqa: bool = False,
 ) -> Tensor:
     """The same computation through PyTorch's fused kernel (flash / memory-efficient / math).
+
+    ``enable_gqa`` lets k and v have fewer heads than q (grouped-query attention) without copying them.
 
     PyTorch takes either a boolean mask or an additive float mask, so a bias and a mask are
     folded into one float mask; a causal mask with a cache in front is built explicitly because
@@ -121,5 +124,12 @@ def fused_attention(
     if bias is not None:
         attn_mask = bias if mask is None else torch.where(mask, bias, float("-inf"))
     return F.scaled_dot_product_attention(
-        q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale
+        q,
+        k,
+        v,
+        attn_mask=attn_mask,
+        dropout_p=dropout_p,
+        is_causal=is_causal,
+        scale=scale,
+        enable_gqa=enable_gqa,
     )

@@ -87,17 +87,18 @@ class MultiHeadAttention(nn.Module):
             q, k = rope(q, k, offset)
         if cache is not None:
             k, v = cache.update(k, v)  # (B, n_kv_head, offset + T, D): everything so far
-        if self.n_kv_head != self.n_head:
-            # GQA: each KV head serves n_head / n_kv_head consecutive query heads
-            repeat = self.n_head // self.n_kv_head
-            k = k.repeat_interleave(repeat, dim=1)  # (B, n_head, S, D)
-            v = v.repeat_interleave(repeat, dim=1)
         dropout = self.dropout if self.training else 0.0
         kwargs = dict(mask=mask, bias=bias, is_causal=is_causal, scale=self.scale, dropout_p=dropout)
+        grouped = self.n_kv_head != self.n_head
         if return_weights:
+            if grouped:
+                # GQA: each KV head serves n_head / n_kv_head consecutive query heads
+                repeat = self.n_head // self.n_kv_head
+                k = k.repeat_interleave(repeat, dim=1)  # (B, n_head, S, D)
+                v = v.repeat_interleave(repeat, dim=1)
             y, att = scaled_dot_product_attention(q, k, v, return_weights=True, **kwargs)
-        else:
-            y, att = fused_attention(q, k, v, **kwargs), None
+        else:  # the fused kernel shares the KV heads itself, without copying them
+            y, att = fused_attention(q, k, v, enable_gqa=grouped, **kwargs), None
         B, _, T, _ = y.shape
         y = y.transpose(1, 2).reshape(B, T, self.n_head * self.head_dim)  # (B, T, n_head * D)
         return self.o(y), att

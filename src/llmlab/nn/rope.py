@@ -31,24 +31,23 @@ def rope_frequencies(head_dim: int, base: float = 10000.0) -> Tensor:
 
 
 def rotate_half(x: Tensor) -> Tensor:
-    """(x1, x2) -> (-x2, x1) on the two halves of the last dimension."""
+    """The partner of each channel, half-split pairing: (x1, x2) -> (-x2, x1) on the two halves."""
     x1, x2 = x.chunk(2, dim=-1)
     return torch.cat((-x2, x1), dim=-1)
 
 
-def apply_rope_half(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotate ``x`` (B, H, T, D) with channel i paired to i + D/2; cos/sin are (T, D/2)."""
-    cos = torch.cat((cos, cos), dim=-1)  # (T, D): the same angle for both members of a pair
-    sin = torch.cat((sin, sin), dim=-1)
-    return x * cos + rotate_half(x) * sin
+def rotate_pairs(x: Tensor) -> Tensor:
+    """The partner of each channel, interleaved pairing: (a0, b0, a1, b1, ...) -> (-b0, a0, -b1, a1, ...)."""
+    a, b = x[..., 0::2], x[..., 1::2]
+    return torch.stack((-b, a), dim=-1).flatten(-2)
 
 
-def apply_rope_interleaved(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """Rotate ``x`` (B, H, T, D) with channel 2i paired to 2i+1; cos/sin are (T, D/2)."""
-    xa, xb = x[..., 0::2], x[..., 1::2]  # (B, H, T, D/2) each
-    out_a = xa * cos - xb * sin
-    out_b = xb * cos + xa * sin
-    return torch.stack((out_a, out_b), dim=-1).flatten(-2)  # re-interleave: (B, H, T, D)
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor, interleaved: bool = False) -> Tensor:
+    """Rotate ``x`` (B, H, T, D): ``x * cos + partner(x) * sin``, with cos/sin (T, D) laid out to match.
+
+    Written per pair this is the formula above: ``x_a' = x_a cos - x_b sin``, ``x_b' = x_b cos + x_a sin``.
+    """
+    return x * cos + (rotate_pairs(x) if interleaved else rotate_half(x)) * sin
 
 
 def interleaved_to_half(w: Tensor, n_head: int) -> Tensor:
@@ -77,13 +76,14 @@ class RotaryEmbedding(nn.Module):
         super().__init__()
         self.interleaved = interleaved
         angles = torch.outer(torch.arange(max_seq_len, dtype=torch.float32), rope_frequencies(head_dim, base))
-        self.register_buffer("cos", angles.cos(), persistent=False)  # (max_seq_len, D/2)
+        # one angle per pair, repeated for both members: (a0, a1, ..., a0, a1, ...) or (a0, a0, a1, a1, ...)
+        angles = angles.repeat_interleave(2, dim=-1) if interleaved else torch.cat((angles, angles), dim=-1)
+        self.register_buffer("cos", angles.cos(), persistent=False)  # (max_seq_len, D)
         self.register_buffer("sin", angles.sin(), persistent=False)
 
     def forward(self, q: Tensor, k: Tensor, offset: int = 0) -> tuple[Tensor, Tensor]:
         """Rotate q (B, H, T, D) and k (B, H_kv, T, D) for positions offset..offset+T."""
         T = q.size(-2)
-        cos = self.cos[offset : offset + T].to(q.dtype)
+        cos = self.cos[offset : offset + T].to(q.dtype)  # (T, D)
         sin = self.sin[offset : offset + T].to(q.dtype)
-        apply = apply_rope_interleaved if self.interleaved else apply_rope_half
-        return apply(q, cos, sin), apply(k, cos, sin)
+        return apply_rope(q, cos, sin, self.interleaved), apply_rope(k, cos, sin, self.interleaved)

@@ -50,11 +50,7 @@ def register(adapter: Adapter) -> None:
 def adapters() -> dict[str, Adapter]:
     """All adapters by HF model_type (imports the family modules on first use)."""
     for name in FAMILY_MODULES:
-        try:
-            importlib.import_module(f"llmlab.models.hf.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"llmlab.models.hf.{name}":
-                raise
+        importlib.import_module(f"llmlab.models.hf.{name}")
     return _REGISTRY
 
 
