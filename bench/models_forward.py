@@ -34,6 +34,7 @@ from llmlab import assets  # noqa: E402
 from llmlab.models.gguf_llama import load_llama_gguf  # noqa: E402
 from llmlab.models.gpt2 import GPT2, GPT2Config  # noqa: E402
 from llmlab.models.hf import hf_config, save_pretrained, to_hf_state_dict  # noqa: E402
+from llmlab.models.llama import Llama, LlamaConfig  # noqa: E402
 
 
 def gpt2_pair(device: str):
@@ -46,7 +47,12 @@ def gpt2_pair(device: str):
 
 
 def smollm2_pair(device: str, folder: Path):
-    ours = load_llama_gguf(assets.require("smollm2-135m-instruct") / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    if assets.AssetStore().check(assets.get_asset("smollm2-135m-instruct"), deep=False).ok:
+        ours = load_llama_gguf(assets.require("smollm2-135m-instruct") / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    else:  # a bare GPU machine: same architecture and compute, random weights
+        print("(smollm2-135m-instruct not pulled here: timing the same architecture with random weights)")
+        torch.manual_seed(0)
+        ours = Llama(LlamaConfig.from_name("smollm2-135m")).eval()
     save_pretrained(ours, folder)
     theirs = transformers.LlamaForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     return ours.to(device), theirs.to(device)

@@ -118,3 +118,10 @@ def test_every_name_resolves_and_builds_its_family() -> None:
         assert model.config == cfg
     with pytest.raises(ModelError, match="unknown model 'bert-tiny'"):
         registry.resolve("bert-tiny")
+
+
+def test_lens_refuses_a_model_without_the_smollm2_vocabulary(capsys, tmp_path) -> None:
+    save_pretrained(GPT2(GPT2Config.from_name("gpt2-debug")), tmp_path / "gpt")
+    code, _, err = run(capsys, "models", "lens", str(tmp_path / "gpt"), "hello")
+    assert code == 1
+    assert "the lens command reads text with SmolLM2's tokenizer" in err and "is a GPT2" in err

@@ -140,7 +140,7 @@ def test_presets_build_and_count_their_parameters(name: str) -> None:
         model.num_parameters() == sum(p.numel() for p in model.parameters()) == _expected_parameters(config)
     )
     flops = model.flops_per_token()
-    assert flops["embedding"] == 0 and flops["head"] == 2 * config.d_hidden * config.vocab_size
+    assert flops["embeddings"] == 0 and flops["head"] == 2 * config.d_hidden * config.vocab_size
     recurrent_weights = sum(p.numel() for n, p in model.recurrent.named_parameters() if "weight" in n)
     assert flops["recurrent"] == 2 * recurrent_weights
 

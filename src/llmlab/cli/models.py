@@ -100,14 +100,16 @@ def _flops(name: str, model: torch.nn.Module, cfg, seq_len: int) -> dict[str, fl
     max_len = getattr(cfg, "max_seq_len", seq_len)
     if seq_len > max_len:
         raise LLMLabError(f"--seq-len {seq_len} is longer than {name}'s context of {max_len}")
-    if sum(p.numel() for p in model.parameters()) > 2e9:
-        err_console.print("(FLOPs are counted on a real forward pass; skipped above 2B parameters)")
+    if registry.resolve(name)[0] == "t5":
+        err_console.print(
+            "(an encoder-decoder's FLOPs depend on two lengths: see docs/models.md for its formula)"
+        )
+        return {}
+    if sum(p.numel() for p in model.parameters()) > 5e8:
+        err_console.print("(FLOPs are counted on a real forward pass; skipped above 500M parameters)")
         return {}
     with err_console.status(f"counting FLOPs on a {seq_len}-token forward pass..."):
-        real = registry.build(name).eval()
-        if registry.resolve(name)[0] == "t5":
-            return {}  # an encoder-decoder needs two inputs; see docs/models.md for its formula
-        return flops_per_token(real, seq_len)
+        return flops_per_token(registry.build(name).eval(), seq_len)
 
 
 def _load_any(name_or_path: str) -> torch.nn.Module:
@@ -151,11 +153,17 @@ def load(
         console.print(f"wrote {folder}/config.json and model.safetensors (transformers can load them)")
 
 
-def _run_prompt(name: str, model: torch.nn.Module, prompt: str, max_new_tokens: int) -> None:
-    from llmlab.generation.greedy import greedy
+def _speaks_smollm2(model: torch.nn.Module) -> bool:
+    """A LLaMA with SmolLM2's vocabulary: the only decoder whose tokenizer ships with llmlab."""
     from llmlab.models.llama import Llama
 
-    if isinstance(model, Llama) and model.config.vocab_size == 49152:
+    return isinstance(model, Llama) and model.config.vocab_size == 49152
+
+
+def _run_prompt(name: str, model: torch.nn.Module, prompt: str, max_new_tokens: int) -> None:
+    from llmlab.generation.greedy import greedy
+
+    if _speaks_smollm2(model):
         from llmlab.tokenizers.chat import load_chat_template
         from llmlab.tokenizers.pretrained import load_pretrained
 
@@ -193,9 +201,10 @@ def lens(
 
     with err_console.status(f"loading {name}..."):
         model = _load_any(name)
-    if not hasattr(model, "final_norm"):
+    if not _speaks_smollm2(model):
         raise LLMLabError(
-            f"the logit lens needs a decoder (GPT-2 or LLaMA family); {name} is a {type(model).__name__}"
+            "the lens command reads text with SmolLM2's tokenizer, so it needs a SmolLM2-vocabulary LLaMA; "
+            f"{name} is a {type(model).__name__} (in Python, llmlab.models.introspect.logit_lens takes any decoder)"
         )
     tok = load_pretrained("smollm2")
     ids = tok.encode(text)

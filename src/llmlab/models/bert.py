@@ -75,7 +75,7 @@ class BertConfig(ModelConfig):
 
 
 BertConfig.PRESETS = {
-    # tens of thousands of parameters: used by tests and quick experiments
+    # about 145K parameters: used by tests and quick experiments
     "bert-debug": BertConfig(vocab_size=512, max_seq_len=128, n_layer=2, n_head=4, d_model=64),
     "bert-base-uncased": BertConfig(),  # 110M, HF "bert-base-uncased"
     "bert-large-uncased": BertConfig(n_layer=24, n_head=16, d_model=1024),  # 335M, HF "bert-large-uncased"

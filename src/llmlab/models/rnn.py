@@ -177,4 +177,4 @@ class RNNLanguageModel(nn.Module):
         recurrent = sum(
             2 * cell.weight_ih.numel() + 2 * cell.weight_hh.numel() for cell in self.recurrent.cells
         )
-        return {"embedding": 0, "recurrent": recurrent, "head": 2 * c.d_hidden * c.vocab_size}
+        return {"embeddings": 0, "recurrent": recurrent, "head": 2 * c.d_hidden * c.vocab_size}

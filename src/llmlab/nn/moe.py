@@ -13,7 +13,8 @@ For each token x (Mixtral's formulation):
 Left alone, a router collapses onto a few favourite experts. The **load-balancing loss** of the
 Switch Transformer pushes towards uniform use: with ``f_e`` the fraction of routing slots sent
 to expert e and ``P_e`` the mean router probability of e, ``loss = n_expert * sum_e f_e * P_e``,
-which is 1.0 for a perfectly balanced router (and larger when unbalanced).
+which is ``top_k`` for a perfectly balanced router (1.0 with top-1) and up to ``n_expert``
+times that when every token goes to the same experts.
 References: Shazeer et al. (2017); Fedus et al., "Switch Transformers" (2021); Jiang et al., "Mixtral" (2024).
 """
 

@@ -6,12 +6,10 @@ Every family describes its mapping as data, a list of :class:`Rule`, one per HF 
 
 ``{i}`` stands for the layer index. A rule may join several of our tensors into one HF tensor
 (GPT-2 stores q, k and v as one ``c_attn`` matrix) and may reshape (GPT-2's ``Conv1D`` stores
-weights transposed). The same rules run in both directions, and both directions check, with
-one error listing every offending name:
-
-- every tensor the rules expect is present (missing),
-- nothing is left over that no rule consumed (unexpected),
-- every tensor has the shape our model wants (wrong shape).
+weights transposed). The same rules run in both directions. Reading HF weights checks, with one error listing every
+offending name, that every tensor the rules expect is present (missing) and that nothing is left
+over that no rule consumes (unexpected); loading into our model then checks every shape (wrongly
+shaped). Writing checks that every tensor the rules need exists in our state dict.
 
 Tied weights (an output head sharing the embedding matrix) appear once in the rules; the
 loader fills in the other names of the same parameter.
@@ -156,14 +154,12 @@ def load_checked(model: nn.Module, state: dict[str, Tensor], what: str = "weight
 
 def to_hf(state: dict[str, Tensor], names: NameMap) -> dict[str, Tensor]:
     """Our state dict -> HF names and layouts."""
-    used: set[str] = set()
     out: dict[str, Tensor] = {}
     missing = [o for r in names.rules for o in r.ours if o not in state]
     if missing:
         raise WeightsError("cannot convert to the HF layout: " + _listing("missing", missing))
     for rule in names.rules:
         out[rule.hf] = rule.to_hf([state[o] for o in rule.ours])
-        used.update(rule.ours)
     return out
 
 
