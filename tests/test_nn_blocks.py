@@ -289,3 +289,12 @@ def test_rope_inference_and_training_paths_agree_bit_for_bit(interleaved):
     assert torch.equal(fast, slow)
     slow.sum().backward()  # the training path carries gradients
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_swiglu_inference_and_training_paths_agree_bit_for_bit():
+    ff = SwiGLU(16, 40)
+    x = torch.randn(2, 5, 16)
+    with torch.no_grad():
+        fast = ff(x)
+    slow = ff(x)
+    assert slow.requires_grad and torch.equal(fast, slow)

@@ -69,4 +69,10 @@ class SwiGLU(nn.Module):
         self.down = nn.Linear(d_ff, d_model, bias=bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.down(self.act(self.gate(x)) * self.up(x))  # (B, T, d_ff) gated, back to (B, T, C)
+        gate, up = self.gate(x), self.up(x)  # (B, T, d_ff) each
+        if gate.requires_grad:  # training: plain ops that autograd can follow
+            return self.down(self.act(gate) * up)  # gated, back to (B, T, C)
+        # inference: gate in place, no (B, T, d_ff) temporaries; same numbers, measurably faster on CPU
+        if self.act is F.silu:
+            return self.down(F.silu(gate, inplace=True).mul_(up))
+        return self.down(self.act(gate).mul_(up))
