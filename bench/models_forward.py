@@ -9,7 +9,8 @@ Both sides run the same weights: GPT-2 124M with random weights copied into tran
 by us and handed to ``LlamaForCausalLM`` through ``save_pretrained``. Correctness first: the
 logits must agree (assert_close) before anything is timed. Then each shape is timed as
 alternating rounds (ours, theirs, theirs, ours, ...) of ``torch.no_grad`` forward passes with the
-same thread count, and the medians give tokens/s and the ratio ours / transformers.
+same thread count; the medians give tokens/s, and the ratio ours / transformers is the median
+of the per-round ratios (with their range), so that slow drift of a shared machine cancels.
 Needs the asset smollm2-135m-instruct (``llmlab assets pull smollm2-135m-instruct``).
 """
 
@@ -86,7 +87,12 @@ def compare(name: str, ours, theirs, shapes, rounds: int, device: str) -> list[s
                 times[label].append(forward_seconds(model, idx))
         ours_tps = B * T / statistics.median(times["ours"])
         theirs_tps = B * T / statistics.median(times["transformers"])
-        row = f"| {name} | {B} x {T} | {ours_tps:,.0f} | {theirs_tps:,.0f} | {ours_tps / theirs_tps:.2f} |"
+        # the ratio of each round's pair, then the median: drift of the machine cancels within a pair
+        pairs = [t / o for o, t in zip(times["ours"], times["transformers"], strict=True)]
+        row = (
+            f"| {name} | {B} x {T} | {ours_tps:,.0f} | {theirs_tps:,.0f} | {statistics.median(pairs):.2f} "
+            f"({min(pairs):.2f}-{max(pairs):.2f}) |"
+        )
         print(row, flush=True)
         rows.append(row)
     return rows
@@ -107,7 +113,7 @@ def main() -> None:
         f"threads: {torch.get_num_threads()}; device: {args.device}"
         + (f" ({torch.cuda.get_device_name()})" if args.device == "cuda" else ""),
         "",
-        "| model | batch x tokens | ours tokens/s | transformers tokens/s | ours / transformers |",
+        "| model | batch x tokens | ours tokens/s | transformers tokens/s | ours / transformers (range) |",
         "|---|---|---|---|---|",
     ]
     print("\n".join(header), flush=True)
@@ -119,7 +125,7 @@ def main() -> None:
             f"## Model forward pass, fp32, {args.device} ({datetime.date.today()})\n\n"
             f"Machine: {machine('torch', 'transformers')}.\n"
             "Script: `bench/models_forward.py`. Same weights on both sides (logits checked equal first), "
-            f"same threads, {rounds} alternating rounds per shape, medians.\n\n"
+            f"same threads, {rounds} alternating rounds per shape; tokens/s are medians, the ratio is the median per-round ratio (range).\n\n"
             + "\n".join(header + rows)
             + "\n"
         )
