@@ -10,6 +10,8 @@ The files, in reading order: ``schema`` (the record types), ``splits`` (how a se
 train/validation/test), ``files`` (decoding and one-line errors), the readers ``corpora``,
 ``labelled`` and ``tasks``, ``registry`` (every dataset name, as data) and ``dataset``
 (``load`` and the :class:`Dataset` it returns). ``docs/data.md`` lists every dataset.
+For pretraining, ``tokens`` turns a corpus into memory-mapped token files once and ``batches``
+draws training windows from them (imported on their own: ``from llmlab.data.tokens import TokenFile``).
 """
 
 from llmlab.data.dataset import ALL, Dataset, load
