@@ -9,7 +9,8 @@ The loop every decoder shares, in its simplest form::
 With the cache each step costs one token's worth of compute; without it (``use_cache=False``)
 every step re-reads the whole sequence, which is slower but gives the same tokens (tested):
 a useful check that the cache is right. Greedy output is deterministic, which is why model
-parity tests compare greedy continuations.
+parity tests compare greedy continuations. The next rungs: :mod:`llmlab.generation.logits` (the
+sampling knobs) and :func:`llmlab.generation.sampling.generate` (any model, n samples, streaming).
 """
 
 from __future__ import annotations
