@@ -16,6 +16,7 @@ from rich.text import Text
 import llmlab
 from llmlab.cli import assets as assets_cli
 from llmlab.cli import data as data_cli
+from llmlab.cli import generate as generate_cli
 from llmlab.cli import models as models_cli
 from llmlab.cli import tokenizer as tokenizer_cli
 from llmlab.cli.console import err_console
@@ -36,6 +37,15 @@ app.add_typer(data_cli.app, name="data")
 app.add_typer(tokenizer_cli.app, name="tokenizer")
 app.add_typer(models_cli.app, name="models")
 app.command(epilog="Example: [bold]llmlab quickstart[/bold]")(quickstart)
+app.command(
+    "generate",
+    epilog="Examples:\n\n[bold]llmlab generate 'Once upon a time' --temperature 0.8 --top-p 0.9 --seed 1[/bold]"
+    "\n\n[bold]llmlab generate 'The capital of France is' --temperature 0 --show-top 5 --max-tokens 4[/bold]",
+)(generate_cli.generate_command)
+app.command(
+    "chat",
+    epilog="Examples:\n\n[bold]llmlab chat[/bold]\n\n[bold]llmlab chat --message 'Give me three facts about owls'[/bold]",
+)(generate_cli.chat_command)
 
 
 def _version(value: bool) -> None:
