@@ -101,6 +101,10 @@ class RandomWindows:
         self.step += 1
         return _rows(self.tokens, starts, self.seq_len, self.device)
 
+    def next_batch(self) -> tuple[Tensor, Tensor]:
+        """The trainer's name for ``next(batches)`` (see ``llmlab.training.trainer.BatchSource``)."""
+        return next(self)
+
     def state_dict(self) -> dict[str, Any]:
         """Where the stream is: enough to continue it exactly (torch.save-able)."""
         return {

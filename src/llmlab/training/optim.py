@@ -1,0 +1,211 @@
+"""Optimizers written out: SGD with momentum, Adam, and AdamW, each a few lines of tensor math.
+
+Every optimizer here subclasses ``torch.optim.Optimizer`` for the bookkeeping only: parameter
+groups (a list of dicts, each with its own ``lr``, ``weight_decay`` ...), ``zero_grad``, and
+``state_dict`` / ``load_state_dict`` (so a checkpoint written with ours has torch's layout and
+resume works). What each one *does* is its :meth:`step`, written here in plain tensor ops in the
+same order as torch's single-tensor implementation, which is why ``tests/test_train_optim.py``
+can demand equality with ``torch.optim`` after 1,000 steps.
+
+The ladder, one idea per rung (g is the gradient, t counts steps from 1, lr the learning rate):
+
+1. **SGD with momentum**: ``b = mu * b + g`` (``b = g`` on the first step), ``p -= lr * b``.
+   Momentum averages gradients over ~1/(1 - mu) steps so noise cancels and a steady slope adds up.
+2. **Adam** (Kingma & Ba 2015, arXiv:1412.6980) keeps two running averages per parameter:
+   ``m = b1 * m + (1 - b1) * g`` (the mean) and ``v = b2 * v + (1 - b2) * g**2`` (the
+   uncentered variance), corrects their bias towards 0 (both start at 0), and steps
+   ``p -= lr * m_hat / (sqrt(v_hat) + eps)`` with ``m_hat = m / (1 - b1**t)``,
+   ``v_hat = v / (1 - b2**t)``: every weight moves about ``lr`` per step, whatever its gradient's scale.
+   Its weight decay is L2 regularisation: ``g += wd * p`` *before* the averages, so it is
+   divided by ``sqrt(v_hat)`` too, and weights with large gradients are barely decayed.
+3. **AdamW** (Loshchilov & Hutter 2019, arXiv:1711.05101) *decouples* the decay from the gradient:
+   ``p *= 1 - lr * wd`` first, then the plain Adam step. Every weight shrinks by the same factor,
+   which is what weight decay was meant to be; this is the optimizer LLMs are trained with.
+
+Decay belongs on matrices only: shrinking a bias or a LayerNorm gain towards 0 has no
+regularising meaning. :func:`param_groups` splits a model's parameters that way (as nanoGPT does).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from llmlab.errors import LLMLabError
+
+OPTIMIZERS = ("adamw", "adam", "sgd")
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Two groups: weights with >= 2 dims get ``weight_decay``; biases, norms and scalars get 0.
+
+    Tied parameters appear once (``named_parameters`` skips repeats), and frozen ones are left out.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
+class SGD(torch.optim.Optimizer):
+    """Stochastic gradient descent with (optionally Nesterov) momentum and L2 weight decay.
+
+    Per parameter, with state ``momentum_buffer`` b::
+
+        g = grad + wd * p                    (L2 decay, if wd > 0)
+        b = g          on the first step      (torch's convention: no zero start)
+        b = mu * b + g afterwards            (if mu > 0; else b = g)
+        d = g + mu * b if nesterov else b
+        p = p - lr * d
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        _check(lr >= 0 and 0 <= momentum < 1 and weight_decay >= 0, "SGD", lr, momentum, weight_decay)
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov))
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        loss = _closure(closure)
+        for group in self.param_groups:
+            lr, mu, wd = group["lr"], group["momentum"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                if wd != 0:
+                    g = g.add(p, alpha=wd)
+                if mu != 0:
+                    state = self.state[p]
+                    if "momentum_buffer" not in state:
+                        state["momentum_buffer"] = torch.clone(g).detach()
+                    else:
+                        state["momentum_buffer"].mul_(mu).add_(g)
+                    b = state["momentum_buffer"]
+                    g = g.add(b, alpha=mu) if group["nesterov"] else b
+                p.add_(g, alpha=-lr)
+        return loss
+
+
+class Adam(torch.optim.Optimizer):
+    """Adam with bias correction; ``weight_decay`` is L2 (added to the gradient), as in torch's Adam.
+
+    Per parameter, with state ``step`` t, ``exp_avg`` m and ``exp_avg_sq`` v::
+
+        t = t + 1
+        g = grad + wd * p                          (Adam)   |   p = p * (1 - lr * wd)   (AdamW)
+        m = m + (1 - b1) * (g - m)                 (= b1 * m + (1 - b1) * g, as torch's lerp)
+        v = b2 * v + (1 - b2) * g * g
+        p = p - lr / (1 - b1**t) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)
+    """
+
+    decoupled = False  # AdamW flips this: decay the weights, not the gradient
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        name = type(self).__name__
+        _check(lr >= 0 and eps >= 0 and weight_decay >= 0, name, lr, None, weight_decay)
+        if not all(0 <= b < 1 for b in betas):
+            raise LLMLabError(f"{name}: betas must lie in [0, 1), got {tuple(betas)}")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:  # type: ignore[override]
+        loss = _closure(closure)
+        for group in self.param_groups:
+            lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                state = self.state[p]
+                if not state:  # lazy init: the moments take the parameter's shape, dtype and device
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                state["step"] = t = int(state["step"]) + 1  # subtle: torch stores a tensor; int() reads both
+                if wd != 0:
+                    if self.decoupled:
+                        p.mul_(1 - lr * wd)
+                    else:
+                        g = g.add(p, alpha=wd)
+                m.lerp_(g, 1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                step_size = lr / (1 - b1**t)
+                denom = (v.sqrt() / math.sqrt(1 - b2**t)).add_(eps)
+                p.addcdiv_(m, denom, value=-step_size)
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``p *= 1 - lr * wd`` before the Adam step (see :class:`Adam`).
+
+    Defaults are torch's (``weight_decay=0.01``); LLM recipes use ``betas=(0.9, 0.95)``, ``wd=0.1``.
+    """
+
+    decoupled = True
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+def build_optimizer(
+    name: str,
+    params: Iterable[Any],
+    *,
+    lr: float,
+    betas: tuple[float, float] = (0.9, 0.95),
+    eps: float = 1e-8,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+) -> torch.optim.Optimizer:
+    """``"adamw"``, ``"adam"`` or ``"sgd"`` over ``params``; groups from :func:`param_groups` override
+    ``weight_decay`` with their own."""
+    if name == "adamw":
+        return AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    if name == "adam":
+        return Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    if name == "sgd":
+        return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise LLMLabError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def _check(ok: bool, name: str, lr: float, momentum: float | None, weight_decay: float) -> None:
+    if not ok:
+        mom = f", momentum={momentum}" if momentum is not None else ""
+        raise LLMLabError(
+            f"{name}: lr, weight_decay (and eps) must be >= 0 and momentum in [0, 1); "
+            f"got lr={lr}{mom}, weight_decay={weight_decay}"
+        )
+
+
+def _closure(closure: Any) -> Any:
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
