@@ -158,7 +158,7 @@ def test_unwritable_home(monkeypatch, tmp_path: Path, capsys) -> None:
 def test_quickstart_pulls_defaults_and_prints_inventory(
     toy_index: FakeServer, isolated: Path, capsys
 ) -> None:
-    code, out, err = run(capsys, "quickstart")
+    code, out, err = run(capsys, "quickstart", "--setup-only")
     assert code == 0, err
     squeezed = "".join(out.split())  # rich wraps long paths at the terminal width
     assert "Datahome:" + "".join(str(isolated).split()) in squeezed

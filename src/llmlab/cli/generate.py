@@ -20,10 +20,15 @@ DEFAULT_MODEL = "smollm2-135m-instruct"
 TOKENIZER_BY_VOCAB = {49152: "smollm2", 50257: "gpt2", 100277: "cl100k_base"}
 
 
-def _tokenizer(model: torch.nn.Module, name: str | None) -> Tokenizer:
+def _tokenizer(model: torch.nn.Module, name: str | None, model_path: str | None = None) -> Tokenizer:
+    from pathlib import Path
+
     from llmlab.tokenizers.registry import load_tokenizer
 
     vocab = model.config.vocab_size
+    beside = Path(model_path) / "tokenizer.json" if model_path else None
+    if name is None and beside is not None and beside.is_file():  # a model exported by llmlab train
+        name = str(beside)
     name = name or TOKENIZER_BY_VOCAB.get(vocab)
     if name is None:
         raise LLMLabError(
@@ -64,7 +69,7 @@ def generate_command(
     """Continue a prompt with any sampling knob; prints each sample (streams when n = 1)."""
     with err_console.status(f"loading {model}..."):
         net = _load_any(model)
-    tok = _tokenizer(net, tokenizer)
+    tok = _tokenizer(net, tokenizer, model)
     config = GenerationConfig(
         max_new_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p, min_p=min_p,
         frequency_penalty=frequency_penalty, presence_penalty=presence_penalty,

@@ -19,6 +19,7 @@ from llmlab.cli import data as data_cli
 from llmlab.cli import generate as generate_cli
 from llmlab.cli import models as models_cli
 from llmlab.cli import tokenizer as tokenizer_cli
+from llmlab.cli import train as train_cli
 from llmlab.cli.console import err_console
 from llmlab.cli.quickstart import quickstart
 from llmlab.errors import LLMLabError
@@ -42,6 +43,12 @@ app.command(
     epilog="Examples:\n\n[bold]llmlab generate 'Once upon a time' --temperature 0.8 --top-p 0.9 --seed 1[/bold]"
     "\n\n[bold]llmlab generate 'The capital of France is' --temperature 0 --show-top 5 --max-tokens 4[/bold]",
 )(generate_cli.generate_command)
+app.command(
+    "train",
+    epilog="Examples:\n\n[bold]llmlab train --preset gpt2-debug --steps 200 --seq-len 64 --batch-size 8[/bold]"
+    "\n\n[bold]llmlab train --preset gpt-mini --time-budget 600 --out runs/mini[/bold]"
+    "\n\n[bold]llmlab train --out runs/mini --resume[/bold]   (after a crash or Ctrl-C)",
+)(train_cli.train_command)
 app.command(
     "chat",
     epilog="Examples:\n\n[bold]llmlab chat[/bold]\n\n[bold]llmlab chat --message 'Give me three facts about owls'[/bold]",

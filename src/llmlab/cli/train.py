@@ -1,0 +1,165 @@
+"""``llmlab train``: pretrain a model preset on a corpus, with a preflight, checkpoints and resume."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+
+from llmlab.cli.console import console, err_console
+from llmlab.errors import LLMLabError
+from llmlab.training.trainer import TrainConfig
+
+DECODERS = ("gpt2", "llama", "rnn")  # families trained here with the next-token objective
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """A YAML (or JSON) file of ``llmlab train`` options, with kebab- or snake-case keys."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise LLMLabError(f"cannot read the config file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise LLMLabError(f"{path} must hold a mapping of option: value")
+    return {k.replace("-", "_"): v for k, v in data.items()}
+
+
+def build_model(preset: str, vocab_size: int, seq_len: int):
+    """A preset of a decoder family, resized to the tokenizer's vocabulary and the context."""
+    from llmlab.models import registry
+
+    family, cfg, _ = registry.resolve(preset)
+    if family not in DECODERS:
+        raise LLMLabError(
+            f"llmlab train pretrains decoders with next-token prediction ({', '.join(DECODERS)} presets); "
+            f"{preset} is a {family} model"
+        )
+    cfg = dataclasses.replace(cfg, vocab_size=vocab_size, max_seq_len=seq_len)
+    return registry.FAMILIES[family][1](cfg)
+
+
+def train_command(
+    preset: Annotated[
+        str, typer.Option(help="Model preset (llmlab models list): gpt2/llama/rnn family.")
+    ] = "gpt-mini",
+    corpus: Annotated[
+        str, typer.Option(help="Corpus dataset name, or a text file or folder.")
+    ] = "shakespeare",
+    tokenizer: Annotated[str, typer.Option(help="Tokenizer name or file (llmlab tokenizer list).")] = "gpt2",
+    seq_len: Annotated[int, typer.Option(help="Context length of the training windows.")] = 256,
+    steps: Annotated[int, typer.Option(help="Optimizer steps.")] = 1000,
+    batch_size: Annotated[int, typer.Option(help="Sequences per micro-batch.")] = 16,
+    grad_accum: Annotated[int, typer.Option(help="Micro-batches per optimizer step.")] = 1,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 6e-4,
+    warmup: Annotated[int, typer.Option(help="Linear warmup steps.")] = 100,
+    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast).")] = "fp32",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
+    compile: Annotated[bool, typer.Option(help="torch.compile the model.")] = False,
+    eval_every: Annotated[int, typer.Option(help="Steps between validation passes.")] = 250,
+    ckpt_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1337,
+    deterministic: Annotated[bool, typer.Option(help="Deterministic kernels: bit-exact resume.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default runs/PRESET-CORPUS).")] = None,
+    resume: Annotated[
+        bool, typer.Option(help="Continue the run in --out from its newest checkpoint.")
+    ] = False,
+    config: Annotated[
+        Path | None, typer.Option(help="YAML file of these options (flags override it).")
+    ] = None,
+    fit: Annotated[
+        bool, typer.Option(help="Shrink batch/context to fit --memory-budget / --time-budget.")
+    ] = False,
+    time_budget: Annotated[
+        float | None, typer.Option(help="Seconds the run may take: caps the steps.")
+    ] = None,
+    memory_budget: Annotated[float | None, typer.Option(help="GiB the run may use (with --fit).")] = None,
+) -> None:
+    """Pretrain a model preset on a corpus: tokenize once, preflight, train, checkpoint, export."""
+    options = dict(locals())
+    if config is not None:  # file values, then the flags the user actually changed
+        from_file = load_config_file(config)
+        unknown = sorted(set(from_file) - set(options))
+        if unknown:
+            raise LLMLabError(f"{config}: unknown option(s) {', '.join(unknown)}")
+        defaults = {p: v.default for p, v in _defaults().items()}
+        options = {k: (from_file.get(k, v) if v == defaults.get(k) else v) for k, v in options.items()}
+    run_training(**{k: v for k, v in options.items() if k != "config"})
+
+
+def _defaults() -> dict[str, Any]:
+    import inspect
+
+    return dict(inspect.signature(train_command).parameters)
+
+
+def run_training(**o: Any):
+    """The body of ``llmlab train``, callable from Python with the same keyword names."""
+    from llmlab.data.batches import RandomWindows
+    from llmlab.tokenizers.registry import load_tokenizer, save_tokenizer
+    from llmlab.training.corpus import prepare_tokens
+    from llmlab.training.preflight import GiB, fit, preflight
+    from llmlab.training.trainer import train
+
+    out = Path(o["out"] or f"runs/{o['preset']}-{Path(o['corpus']).name}")
+    tok = load_tokenizer(o["tokenizer"])
+    eot = tok.special_tokens.get("<|endoftext|>")
+    console.print(f"[bold]data[/bold]  {o['corpus']} with the {tok.name} tokenizer ({tok.vocab_size:,} ids)")
+    from llmlab.assets.home import data_home
+
+    # token files are shared by every run with the same corpus and tokenizer: <data home>/tokens/
+    tokens, bytes_per_token = prepare_tokens(
+        o["corpus"], tok, data_home() / "tokens", seq_len=o["seq_len"], eot_id=eot
+    )
+    console.print(f"      {len(tokens.train):,} training and {len(tokens.val):,} validation tokens")
+    model = build_model(o["preset"], tok.vocab_size, o["seq_len"])
+    batch_size, seq_len = o["batch_size"], o["seq_len"]
+    with err_console.status("preflight: timing a training step on this machine..."):
+        device = _resolve_device(o["device"])
+        kwargs = dict(device=device, precision=o["precision"], grad_accum=o["grad_accum"], timed_steps=1)
+        mem = o["memory_budget"] * GiB if o["memory_budget"] else None
+        if o["fit"]:
+            check = fit(
+                model, batch_size, seq_len, memory_budget_bytes=mem, time_budget_s=o["time_budget"], **kwargs
+            )
+            batch_size, seq_len = check.batch_size, check.seq_len
+        else:
+            check = preflight(
+                model, batch_size, seq_len, time_budget_s=o["time_budget"], memory_budget_bytes=mem, **kwargs
+            )
+    console.print("[bold]preflight[/bold]\n" + check.summary())
+    steps = o["steps"]
+    if check.steps_in_budget is not None and check.steps_in_budget < steps:
+        steps = max(1, int(check.steps_in_budget * 0.9))  # leave room for evaluation and checkpoints
+        console.print(f"      the time budget caps the run at {steps} steps")
+    cfg = TrainConfig(
+        steps=steps, batch_size=batch_size, grad_accum=o["grad_accum"], lr=o["lr"], min_lr=o["lr"] / 10,
+        warmup=min(o["warmup"], steps // 10), precision=o["precision"], device=o["device"], compile=o["compile"],
+        eval_every=min(o["eval_every"], steps), ckpt_every=min(o["ckpt_every"], steps), seed=o["seed"],
+        deterministic=o["deterministic"], out_dir=str(out),
+    )  # fmt: skip
+    train_batches = RandomWindows(tokens.train, batch_size, seq_len, seed=o["seed"])
+    val_batches = RandomWindows(tokens.val, batch_size, seq_len, seed=o["seed"] + 1)
+    result = train(
+        model, cfg, train_batches, val_batches, resume=o["resume"], bytes_per_token=bytes_per_token
+    )
+    export = out / "model"
+    save_tokenizer(tok, export)
+    if hasattr(model, "final_norm"):  # transformers' layout for the transformer decoders
+        from llmlab.models.hf import save_pretrained
+
+        save_pretrained(model, export)
+        console.print(f"model: {export} (try: llmlab generate 'ROMEO:' --model {export})")
+    return result, model, tok
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    return "mps" if torch.backends.mps.is_available() else "cpu"

@@ -1,0 +1,119 @@
+"""`llmlab train` and `llmlab quickstart` end to end, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from llmlab.cli.main import main
+from llmlab.tokenizers.bpe_fast import train_bpe_fast
+from llmlab.tokenizers.registry import save_tokenizer
+
+TEXT = "\n".join(
+    f"{who}: the {what} of {where} is {how}, and the {what} will be {how} again."
+    for who in ("ROMEO", "JULIET", "NURSE", "MERCUTIO") for what in ("moon", "night", "sword", "rose")
+    for where in ("Verona", "Mantua", "the garden") for how in ("fair", "dark", "sweet", "sharp")
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: two threads on a shared 2-core machine only add waiting
+    yield
+    torch.set_num_threads(threads)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def corpus_and_tokenizer(tmp_path: Path) -> tuple[Path, Path]:
+    (tmp_path / "corpus").mkdir()
+    for i in range(4):
+        (tmp_path / "corpus" / f"part{i}.txt").write_text(TEXT, encoding="utf-8")
+    tok = train_bpe_fast([TEXT], 320, special_tokens=["<|endoftext|>"], name="tiny-bpe")
+    save_tokenizer(tok, tmp_path / "tok")
+    return tmp_path / "corpus", tmp_path / "tok" / "tokenizer.json"
+
+
+def train_args(corpus: Path, tok: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "train", "--preset", "gpt2-debug", "--corpus", str(corpus), "--tokenizer", str(tok), "--seq-len", "32",
+        "--batch-size", "4", "--eval-every", "10", "--ckpt-every", "10", "--out", str(out), *extra,
+    ]  # fmt: skip
+
+
+def test_train_then_resume_then_generate(corpus_and_tokenizer, tmp_path, capsys) -> None:
+    corpus, tok = corpus_and_tokenizer
+    code, out, err = run(capsys, *train_args(corpus, tok, tmp_path / "run", "--steps", "20"))
+    assert code == 0, err
+    assert "preflight" in out and "parameters; batch 4 x context 32" in out
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in records if "loss" in r]
+    assert len(losses) == 20 and losses[-1] < losses[0]
+    assert (tmp_path / "run" / "model" / "config.json").is_file()
+    code, out, err = run(capsys, *train_args(corpus, tok, tmp_path / "run", "--steps", "30", "--resume"))
+    assert code == 0, err
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == list(range(1, 31))
+    code, out, err = run(
+        capsys, "generate", "ROMEO:", "--model", str(tmp_path / "run" / "model"), "--max-tokens", "5"
+    )
+    assert code == 0, err
+    assert out.startswith("ROMEO:")
+
+
+def test_train_reads_a_config_file(corpus_and_tokenizer, tmp_path, capsys) -> None:
+    corpus, tok = corpus_and_tokenizer
+    (tmp_path / "run.yaml").write_text("steps: 3\nbatch-size: 2\n")
+    code, out, err = run(
+        capsys, *train_args(corpus, tok, tmp_path / "run"), "--config", str(tmp_path / "run.yaml")
+    )
+    assert code == 0, err
+    assert "batch 4 x context 32" in out  # the flag given on the command line wins over the file
+    assert "for 3 steps" in out
+    (tmp_path / "bad.yaml").write_text("stepz: 3\n")
+    code, _, err = run(
+        capsys, *train_args(corpus, tok, tmp_path / "run2"), "--config", str(tmp_path / "bad.yaml")
+    )
+    assert code == 1 and "unknown option(s) stepz" in err
+
+
+def test_train_refuses_an_encoder_and_an_empty_corpus(corpus_and_tokenizer, tmp_path, capsys) -> None:
+    corpus, tok = corpus_and_tokenizer
+    code, _, err = run(capsys, *train_args(corpus, tok, tmp_path / "r"), "--preset", "bert-debug")
+    assert code == 1 and "bert-debug is a bert model" in err
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "a.txt").write_text("")
+    code, _, err = run(capsys, *train_args(tmp_path / "empty", tok, tmp_path / "r2"))
+    assert code == 1 and "is empty: there is nothing to train on" in err
+
+
+def test_quickstart_trains_reports_and_samples(real_assets, tmp_path, capsys) -> None:
+    real_assets("shakespeare", "smollm2-135m-instruct", "gpt2-ranks")
+    code, out, err = run(
+        capsys,
+        "quickstart",
+        "--out",
+        str(tmp_path / "qs"),
+        "--preset",
+        "gpt2-debug",
+        "--steps",
+        "12",
+        "--no-chat",
+    )
+    assert code == 0, err
+    for step in range(1, 9):
+        assert f"Step {step}/8" in out
+    assert "temperature 0.5" in out and "temperature 1.1" in out and "perplexity" in out
+    report = (tmp_path / "qs" / "report.md").read_text()
+    assert "validation perplexity" in report and "ROMEO:" in report
+    assert (tmp_path / "qs" / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "data:image/png;base64," in (tmp_path / "qs" / "report.html").read_text()
