@@ -125,3 +125,10 @@ def test_lens_refuses_a_model_without_the_smollm2_vocabulary(capsys, tmp_path) -
     code, _, err = run(capsys, "models", "lens", str(tmp_path / "gpt"), "hello")
     assert code == 1
     assert "the lens command reads text with SmolLM2's tokenizer" in err and "is a GPT2" in err
+
+
+def test_a_built_model_never_shares_its_config_with_the_preset() -> None:
+    model = registry.build("gpt2-debug")
+    model.config.dropout = 0.5
+    assert GPT2Config.PRESETS["gpt2-debug"].dropout == 0.0
+    assert registry.build("gpt2-debug").config.dropout == 0.0

@@ -10,6 +10,7 @@ Two kinds of names share one namespace, so ``llmlab models info NAME`` works for
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,7 +91,8 @@ def resolve(name: str) -> tuple[str, ModelConfig, Pretrained | None]:
     known = presets()
     if name in known:
         family, cfg = known[name]
-        return family, cfg, None
+        # subtle: a copy, never the preset itself, or a model that changes its config would change the preset
+        return family, dataclasses.replace(cfg), None
     close = difflib.get_close_matches(name, all_names(), n=3, cutoff=0.5)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ModelError(f"unknown model {name!r}{hint} (see: llmlab models list)")
