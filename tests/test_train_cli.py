@@ -59,7 +59,7 @@ def test_train_then_resume_then_generate(corpus_and_tokenizer, tmp_path, capsys)
     losses = [r["loss"] for r in records if "loss" in r]
     assert len(losses) == 20 and losses[-1] < losses[0]
     assert (tmp_path / "run" / "model" / "config.json").is_file()
-    code, out, err = run(capsys, *train_args(corpus, tok, tmp_path / "run", "--steps", "30", "--resume"))
+    code, out, err = run(capsys, "train", "--resume", str(tmp_path / "run"), "--steps", "30")
     assert code == 0, err
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "loss" in r] == list(range(1, 31))
@@ -88,6 +88,8 @@ def test_train_reads_a_config_file(corpus_and_tokenizer, tmp_path, capsys) -> No
 
 def test_train_refuses_an_encoder_and_an_empty_corpus(corpus_and_tokenizer, tmp_path, capsys) -> None:
     corpus, tok = corpus_and_tokenizer
+    code, _, err = run(capsys, "train", "--resume", str(tmp_path / "nowhere"))
+    assert code == 1 and "is not a run folder of llmlab train (no run.json)" in err
     code, _, err = run(capsys, *train_args(corpus, tok, tmp_path / "r"), "--preset", "bert-debug")
     assert code == 1 and "bert-debug is a bert model" in err
     (tmp_path / "empty").mkdir()

@@ -47,7 +47,7 @@ app.command(
     "train",
     epilog="Examples:\n\n[bold]llmlab train --preset gpt2-debug --steps 200 --seq-len 64 --batch-size 8[/bold]"
     "\n\n[bold]llmlab train --preset gpt-mini --time-budget 600 --out runs/mini[/bold]"
-    "\n\n[bold]llmlab train --out runs/mini --resume[/bold]   (after a crash or Ctrl-C)",
+    "\n\n[bold]llmlab train --resume runs/mini[/bold]   (after a crash or Ctrl-C)",
 )(train_cli.train_command)
 app.command(
     "chat",

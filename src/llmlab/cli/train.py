@@ -64,10 +64,14 @@ def train_command(
     deterministic: Annotated[bool, typer.Option(help="Deterministic kernels: bit-exact resume.")] = False,
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/PRESET-CORPUS).")] = None,
     resume: Annotated[
-        bool, typer.Option(help="Continue the run in --out from its newest checkpoint.")
-    ] = False,
+        Path | None,
+        typer.Option(
+            help="Continue this run folder from its newest checkpoint, with the options it started with."
+        ),
+    ] = None,
     config: Annotated[
-        Path | None, typer.Option(help="YAML file of these options (flags override it).")
+        Path | None,
+        typer.Option(help="YAML file of these options (flags set to other than their defaults win)."),
     ] = None,
     fit: Annotated[
         bool, typer.Option(help="Shrink batch/context to fit --memory-budget / --time-budget.")
@@ -79,6 +83,11 @@ def train_command(
 ) -> None:
     """Pretrain a model preset on a corpus: tokenize once, preflight, train, checkpoint, export."""
     options = dict(locals())
+    if resume is not None:  # the run's own options; only a longer --steps may change
+        saved = _saved_options(resume)
+        saved["steps"] = steps if steps != _defaults()["steps"].default else saved["steps"]
+        run_training(**{**saved, "out": str(resume), "resume": True})
+        return
     if config is not None:  # file values, then the flags the user actually changed
         from_file = load_config_file(config)
         unknown = sorted(set(from_file) - set(options))
@@ -87,6 +96,15 @@ def train_command(
         defaults = {p: v.default for p, v in _defaults().items()}
         options = {k: (from_file.get(k, v) if v == defaults.get(k) else v) for k, v in options.items()}
     run_training(**{k: v for k, v in options.items() if k != "config"})
+
+
+def _saved_options(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "run.json"
+    if not path.is_file():
+        raise LLMLabError(f"{run_dir} is not a run folder of llmlab train (no run.json); check the path")
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _defaults() -> dict[str, Any]:
@@ -104,6 +122,14 @@ def run_training(**o: Any):
     from llmlab.training.trainer import train
 
     out = Path(o["out"] or f"runs/{o['preset']}-{Path(o['corpus']).name}")
+    if not o["resume"]:  # what `llmlab train --resume RUN` will start from
+        import json
+
+        from llmlab.assets.files import atomic_write_bytes
+
+        out.mkdir(parents=True, exist_ok=True)
+        saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in o.items() if k != "resume"}
+        atomic_write_bytes(out / "run.json", (json.dumps(saved, indent=2) + "\n").encode())
     tok = load_tokenizer(o["tokenizer"])
     eot = tok.special_tokens.get("<|endoftext|>")
     console.print(f"[bold]data[/bold]  {o['corpus']} with the {tok.name} tokenizer ({tok.vocab_size:,} ids)")
