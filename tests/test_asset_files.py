@@ -147,3 +147,17 @@ def test_extract_missing_member_and_corrupt_archive_are_one_line_errors(tmp_path
         extract(bad, (FileSpec("a.txt"),), tmp_path / "out", "the sdist bad.tar.gz for asset 'x'")
     assert str(e.value).startswith("the sdist bad.tar.gz for asset 'x' is corrupt or unreadable")
     assert "\n" not in str(e.value)
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path) -> None:
+    import os
+    import stat
+
+    from llmlab.assets.files import atomic_write_bytes
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "report.md", b"x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "report.md").stat().st_mode) == 0o644

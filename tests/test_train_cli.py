@@ -119,3 +119,19 @@ def test_quickstart_trains_reports_and_samples(real_assets, tmp_path, capsys) ->
     assert "validation perplexity" in report and "ROMEO:" in report
     assert (tmp_path / "qs" / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "data:image/png;base64," in (tmp_path / "qs" / "report.html").read_text()
+
+
+def test_same_seed_same_run_and_a_refused_run_keeps_the_old_options(
+    corpus_and_tokenizer, tmp_path, capsys
+) -> None:
+    corpus, tok = corpus_and_tokenizer
+    firsts = []
+    for name in ("a", "b"):
+        code, _, err = run(capsys, *train_args(corpus, tok, tmp_path / name, "--steps", "2", "--seed", "5"))
+        assert code == 0, err
+        firsts.append(json.loads((tmp_path / name / "metrics.jsonl").read_text().splitlines()[0])["loss"])
+    assert firsts[0] == firsts[1]  # --seed fixes the initial weights and the batches
+    before = (tmp_path / "a" / "run.json").read_text()
+    code, _, err = run(capsys, *train_args(corpus, tok, tmp_path / "a", "--steps", "4", "--lr", "0.1"))
+    assert code == 1  # the folder holds a run: refused, and its options for --resume are untouched
+    assert (tmp_path / "a" / "run.json").read_text() == before

@@ -57,10 +57,14 @@ def list_models(
 @app.command(epilog="Example: [bold]llmlab models info smollm2-135m-instruct --seq-len 512[/bold]")
 def info(
     name: Annotated[str, typer.Argument(help="A preset or pretrained name (see llmlab models list).")],
-    seq_len: Annotated[int, typer.Option(help="Context length for the FLOPs-per-token count.")] = 256,
+    seq_len: Annotated[
+        int | None, typer.Option(help="Context length for the FLOPs count (default: 256, or less).")
+    ] = None,
 ) -> None:
     """Config, parameters and forward FLOPs per token by component, and the weights' source."""
     fam, cfg, pretrained = registry.resolve(name)
+    if seq_len is None:
+        seq_len = min(256, getattr(cfg, "max_seq_len", 256))
     if seq_len < 1:
         raise LLMLabError(f"--seq-len must be at least 1, got {seq_len}")
     console.print(f"[bold]{name}[/bold]  family {fam}: {registry.FAMILIES[fam][2]}")

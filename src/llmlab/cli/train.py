@@ -98,6 +98,17 @@ def train_command(
     run_training(**{k: v for k, v in options.items() if k != "config"})
 
 
+def _save_options(out: Path, o: dict[str, Any]) -> None:
+    """The effective options (after --fit and --time-budget) for a later --resume."""
+    import json
+
+    from llmlab.assets.files import atomic_write_bytes
+
+    saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in o.items() if k != "resume"}
+    saved.update(fit=False, time_budget=None)  # already applied: a resume keeps the same run
+    atomic_write_bytes(out / "run.json", (json.dumps(saved, indent=2) + "\n").encode())
+
+
 def _saved_options(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "run.json"
     if not path.is_file():
@@ -122,14 +133,9 @@ def run_training(**o: Any):
     from llmlab.training.trainer import train
 
     out = Path(o["out"] or f"runs/{o['preset']}-{Path(o['corpus']).name}")
-    if not o["resume"]:  # what `llmlab train --resume RUN` will start from
-        import json
+    import torch
 
-        from llmlab.assets.files import atomic_write_bytes
-
-        out.mkdir(parents=True, exist_ok=True)
-        saved = {k: (str(v) if isinstance(v, Path) else v) for k, v in o.items() if k != "resume"}
-        atomic_write_bytes(out / "run.json", (json.dumps(saved, indent=2) + "\n").encode())
+    torch.manual_seed(o["seed"])  # the initial weights follow --seed
     tok = load_tokenizer(o["tokenizer"])
     eot = tok.special_tokens.get("<|endoftext|>")
     console.print(f"[bold]data[/bold]  {o['corpus']} with the {tok.name} tokenizer ({tok.vocab_size:,} ids)")
@@ -156,6 +162,8 @@ def run_training(**o: Any):
                 model, batch_size, seq_len, time_budget_s=o["time_budget"], memory_budget_bytes=mem, **kwargs
             )
     console.print("[bold]preflight[/bold]\n" + check.summary())
+    if o["resume"]:  # the run's shape was fixed when it started: keep its batch and context
+        batch_size, seq_len = o["batch_size"], o["seq_len"]
     steps = o["steps"]
     if check.steps_in_budget is not None and check.steps_in_budget < steps:
         steps = max(1, int(check.steps_in_budget * 0.9))  # leave room for evaluation and checkpoints
@@ -166,6 +174,8 @@ def run_training(**o: Any):
         eval_every=min(o["eval_every"], steps), ckpt_every=min(o["ckpt_every"], steps), seed=o["seed"],
         deterministic=o["deterministic"], out_dir=str(out),
     )  # fmt: skip
+    if not o["resume"] and not (out / "checkpoints").exists():  # what `llmlab train --resume RUN` reads
+        _save_options(out, {**o, "batch_size": batch_size, "seq_len": seq_len, "steps": steps})
     train_batches = RandomWindows(tokens.train, batch_size, seq_len, seed=o["seed"])
     val_batches = RandomWindows(tokens.val, batch_size, seq_len, seed=o["seed"] + 1)
     result = train(

@@ -89,8 +89,11 @@ def measure_step(
     model: nn.Module, batch_size: int, seq_len: int, *, device: str = "cpu", precision: str = "fp32",
     grad_accum: int = 1, timed_steps: int = 2,
 ) -> float:  # fmt: skip
-    """Seconds per optimizer step, timed on random tokens after one warm-up step."""
-    model = model.to(device).train()
+    """Seconds per optimizer step, timed on random tokens after one warm-up step (on a copy: the
+    model itself is left untouched)."""
+    import copy
+
+    model = copy.deepcopy(model).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     gen = torch.Generator().manual_seed(0)
