@@ -18,6 +18,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
+import torch.nn.functional as F
 from torch import Tensor
 
 from llmlab.errors import LLMLabError
@@ -77,6 +78,15 @@ class ModelConfig:
         if unknown:
             raise ModelError(f"{cls.__name__} has no field(s) {', '.join(unknown)}")
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def lm_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean cross-entropy of ``logits`` (B, T, V) against ``targets`` (B, T); -100 marks "no target".
+
+    Computed in float32 even under bf16/fp16 autocast: the log-softmax over a large vocabulary is
+    where half precision loses the most.
+    """
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
 
 
 def check_context(T: int, past: int, max_seq_len: int) -> None:

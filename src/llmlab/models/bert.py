@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from llmlab.models.base import ModelConfig, ModelError, ModelOutput, check_context
+from llmlab.models.base import ModelConfig, ModelError, ModelOutput, check_context, lm_loss
 from llmlab.nn.attention import padding_mask
 from llmlab.nn.feedforward import MLP, gelu_exact
 from llmlab.nn.multihead import MultiHeadAttention
@@ -217,7 +217,7 @@ class BertForMaskedLM(nn.Module):
         logits = self.head(out.logits)  # (B, T, vocab_size)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+            loss = lm_loss(logits, targets)
         return ModelOutput(
             logits=logits, loss=loss, hidden_states=out.hidden_states, attentions=out.attentions
         )

@@ -19,10 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from llmlab.models.base import ModelConfig, ModelError, ModelOutput, check_context
+from llmlab.models.base import ModelConfig, ModelError, ModelOutput, check_context, lm_loss
 from llmlab.nn.attention import padding_mask
 from llmlab.nn.feedforward import MLP
 from llmlab.nn.kv_cache import KVCache
@@ -151,7 +150,7 @@ class GPT2(nn.Module):
         logits = self.head(self.final_norm(x))  # (B, T, vocab_size)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+            loss = lm_loss(logits, targets)
         return ModelOutput(
             logits=logits,
             loss=loss,

@@ -22,10 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch.nn.functional as F  # noqa: N812 (the name every PyTorch reader knows)
 from torch import Tensor, nn
 
-from llmlab.models.base import ModelConfig, ModelError, ModelOutput
+from llmlab.models.base import ModelConfig, ModelError, ModelOutput, lm_loss
 from llmlab.nn.recurrent import CELLS, Recurrent, State
 
 
@@ -147,7 +146,7 @@ class RNNLanguageModel(nn.Module):
         logits = self.head(self.drop(layers[-1]))  # (B, T, vocab_size)
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=-100)
+            loss = lm_loss(logits, targets)
         hidden = [x, *layers] if output_hidden_states else None
         return ModelOutput(logits=logits, loss=loss, hidden_states=hidden, cache=state)
 

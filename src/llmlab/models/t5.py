@@ -36,10 +36,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from llmlab.models.base import ModelConfig, ModelError, ModelOutput, check_context
+from llmlab.models.base import ModelConfig, ModelError, ModelOutput, check_context, lm_loss
 from llmlab.models.t5_relpos import RelativePositionBias
 from llmlab.nn.attention import fused_attention, padding_mask, scaled_dot_product_attention
 from llmlab.nn.feedforward import MLP, SwiGLU
@@ -370,7 +369,7 @@ class T5(nn.Module):
             decoder_input_ids, memory, attention_mask, decoder_attention_mask=decoder_attention_mask, **flags
         )
         if targets is not None:
-            out.loss = F.cross_entropy(out.logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+            out.loss = lm_loss(out.logits, targets)
         out.encoder_last_hidden_state, out.encoder_hidden_states = memory, enc.hidden_states
         out.encoder_attentions = enc.attentions
         return out

@@ -108,6 +108,13 @@ def _listing(kind: str, names: Iterable[str], limit: int = 12) -> str:
     return f"{len(names)} {kind}: {shown}"
 
 
+def _raise_if(what: str, **kinds: Iterable[str]) -> None:
+    """One :class:`WeightsError` listing every non-empty kind of problem (missing, unexpected...)."""
+    problems = [_listing(kind.replace("_", " "), names) for kind, names in kinds.items() if names]
+    if problems:
+        raise WeightsError(f"{what}: " + "; ".join(problems))
+
+
 def check_state_dict(model: nn.Module, state: dict[str, Tensor], what: str = "weights") -> dict[str, Tensor]:
     """Check ``state`` against ``model``'s parameters and buffers; fill tied aliases; raise one error.
 
@@ -133,15 +140,12 @@ def check_state_dict(model: nn.Module, state: dict[str, Tensor], what: str = "we
         for n in sorted(set(expected) & set(state) - filled)
         if state[n].shape != expected[n].shape
     ]
-    problems = []
-    if missing:
-        problems.append(_listing("missing", missing))
-    if unexpected:
-        problems.append(_listing("unexpected", unexpected))
-    if wrong:
-        problems.append(_listing("wrongly shaped", wrong))
-    if problems:
-        raise WeightsError(f"{what} do not fit {type(model).__name__}: " + "; ".join(problems))
+    _raise_if(
+        f"{what} do not fit {type(model).__name__}",
+        missing=missing,
+        unexpected=unexpected,
+        wrongly_shaped=wrong,
+    )
     return state
 
 
@@ -169,13 +173,7 @@ def from_hf(hf_state: dict[str, Tensor], names: NameMap) -> dict[str, Tensor]:
     wanted = {r.hf for r in names.rules}
     missing = wanted - set(hf_state)
     unexpected = {n for n in set(hf_state) - wanted if not any(p.fullmatch(n) for p in ignore)}
-    problems = []
-    if missing:
-        problems.append(_listing("missing", missing))
-    if unexpected:
-        problems.append(_listing("unexpected", unexpected))
-    if problems:
-        raise WeightsError("HF weights do not match the model's name map: " + "; ".join(problems))
+    _raise_if("HF weights do not match the model's name map", missing=missing, unexpected=unexpected)
     out: dict[str, Tensor] = {}
     for rule in names.rules:
         t = hf_state[rule.hf]
