@@ -136,10 +136,12 @@ def real_assets(monkeypatch: pytest.MonkeyPatch):
 
     ``need`` skips the test when a named asset is not pulled (fails instead under CI or with
     ``LLMLAB_REQUIRE_ASSETS=1``: the README's test command pulls them all) and returns the folders.
-    ``LLMLAB_OFFLINE=1`` is set, so nothing is ever pulled into the real home from a test.
+    ``LLMLAB_OFFLINE=1`` is set, so nothing is ever pulled into the real home from a test, and
+    ``LLMLAB_NO_RECORD=1``, so no lab run is recorded in the learner's learning path.
     """
     monkeypatch.setenv("LLMLAB_HOME", str(REAL_HOME))
     monkeypatch.setenv("LLMLAB_OFFLINE", "1")
+    monkeypatch.setenv("LLMLAB_NO_RECORD", "1")  # a test's lab run never lands in the learner's path
 
     def need(*names: str) -> list[Path]:
         return [_real_asset_folder(name) for name in names]

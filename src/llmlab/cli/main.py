@@ -18,6 +18,7 @@ from llmlab.cli import assets as assets_cli
 from llmlab.cli import data as data_cli
 from llmlab.cli import generate as generate_cli
 from llmlab.cli import models as models_cli
+from llmlab.cli import path as path_cli
 from llmlab.cli import tokenizer as tokenizer_cli
 from llmlab.cli import train as train_cli
 from llmlab.cli.console import err_console
@@ -37,6 +38,9 @@ app.add_typer(assets_cli.app, name="assets")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(tokenizer_cli.app, name="tokenizer")
 app.add_typer(models_cli.app, name="models")
+app.add_typer(path_cli.app, name="path")
+app.add_typer(path_cli.notes_app, name="notes")
+app.add_typer(path_cli.report_app, name="report")
 app.command(epilog="Example: [bold]llmlab quickstart[/bold]")(quickstart)
 app.command(
     "generate",

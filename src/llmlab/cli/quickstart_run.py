@@ -115,6 +115,10 @@ def pretrain_and_report(
     )
     console.print(f"      {md}\n      {html_path}\n      {png}")
 
+    from llmlab.path.results import record_run, train_figures
+
+    record_run("quickstart", f"llmlab quickstart --preset {preset} --steps {n_steps}", train_figures(result),
+               run_dir=str(out))  # fmt: skip
     _step(8, total, "one question for SmolLM2-135M-Instruct, running in our own LLaMA")
     if chat:
         _ask_smollm2()

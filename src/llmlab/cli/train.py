@@ -188,6 +188,10 @@ def run_training(**o: Any):
 
         save_pretrained(model, export)
         console.print(f"model: {export} (try: llmlab generate 'ROMEO:' --model {export})")
+    from llmlab.path.results import record_run, train_figures
+
+    command = f"llmlab train --preset {o['preset']} --corpus {o['corpus']} --steps {steps}"
+    record_run("train", command, train_figures(result), run_dir=str(out))
     return result, model, tok
 
 
