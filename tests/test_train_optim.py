@@ -45,6 +45,15 @@ PAIRS = {
         lambda p: torch.optim.AdamW(p, lr=1e-3, betas=(0.9, 0.95)),
     ),
     "adam": (lambda p: Adam(p, lr=1e-3), lambda p: torch.optim.Adam(p, lr=1e-3)),
+    # the multi-tensor forms, against torch's multi-tensor implementation
+    "adamw-foreach": (
+        lambda p: AdamW(p, lr=1e-3, betas=(0.9, 0.95), foreach=True),
+        lambda p: torch.optim.AdamW(p, lr=1e-3, betas=(0.9, 0.95), foreach=True),
+    ),
+    "adam-foreach": (
+        lambda p: Adam(p, lr=1e-3, weight_decay=0.01, foreach=True),
+        lambda p: torch.optim.Adam(p, lr=1e-3, weight_decay=0.01, foreach=True),
+    ),
     "sgd": (lambda p: SGD(p, lr=1e-2, momentum=0.9), lambda p: torch.optim.SGD(p, lr=1e-2, momentum=0.9)),
     "sgd-nesterov": (
         lambda p: SGD(p, lr=1e-2, momentum=0.9, nesterov=True),
@@ -108,6 +117,15 @@ def test_state_dict_resume_continues_exactly(name: str) -> None:
         opt.step()
     for p, q in zip(resumed.parameters(), straight.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+def test_foreach_form_equals_the_loop() -> None:
+    """One kernel per formula line over all parameters does the same arithmetic as the loop."""
+    loop = run(lambda p: AdamW(p, lr=1e-3, betas=(0.9, 0.95), foreach=False), 200)
+    multi = run(lambda p: AdamW(p, lr=1e-3, betas=(0.9, 0.95), foreach=True), 200)
+    for p, q in zip(loop.parameters(), multi.parameters(), strict=True):
+        assert_close(p, q, atol=1e-7, rtol=0)
+    assert multi.opt.state_dict()["state"][0]["step"] == 200
 
 
 def test_loads_torch_adamw_state() -> None:

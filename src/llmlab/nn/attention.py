@@ -117,6 +117,8 @@ def fused_attention(
     ``is_causal=True`` in PyTorch assumes the queries start at position 0.
     """
     T, S = q.size(-2), k.size(-2)
+    if is_causal and T == 1:  # one query, the newest position, sees every key: nothing to mask
+        is_causal = False  # (the common case when decoding with a KV cache; saves building a mask)
     if is_causal and (T != S or mask is not None or bias is not None):
         mask = combine_masks(mask, causal_mask(T, S, device=q.device))
         is_causal = False

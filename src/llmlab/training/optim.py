@@ -22,6 +22,13 @@ The ladder, one idea per rung (g is the gradient, t counts steps from 1, lr the 
    ``p *= 1 - lr * wd`` first, then the plain Adam step. Every weight shrinks by the same factor,
    which is what weight decay was meant to be; this is the optimizer LLMs are trained with.
 
+4. **Multi-tensor (foreach) form**: the same AdamW, one ``torch._foreach_*`` call per line of the
+   formula over *all* parameters at once instead of a Python loop over them. The arithmetic is
+   identical (tested equal to ``torch.optim.AdamW(foreach=True)``); what changes is the number of
+   kernel launches: GPT-2 has 148 parameter tensors, so the loop launches ~1,200 small kernels per
+   step and the foreach form ~10. On a GPU that is the difference between an optimizer step that
+   costs more than the forward pass and one that does not; it is the default there, as in torch.
+
 Decay belongs on matrices only: shrinking a bias or a LayerNorm gain towards 0 has no
 regularising meaning. :func:`param_groups` splits a model's parameters that way (as nanoGPT does).
 """
@@ -119,29 +126,42 @@ class Adam(torch.optim.Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        foreach: bool | None = None,
     ) -> None:
         name = type(self).__name__
         _check(lr >= 0 and eps >= 0 and weight_decay >= 0, name, lr, None, weight_decay)
         if not all(0 <= b < 1 for b in betas):
             raise LLMLabError(f"{name}: betas must lie in [0, 1), got {tuple(betas)}")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, foreach=foreach)
+        super().__init__(params, defaults)
+
+    def _state(self, p: torch.Tensor) -> dict[str, Any]:
+        """``p``'s moments, created lazily with its shape, dtype and device; ``step`` counts updates."""
+        state = self.state[p]
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        # subtle: torch stores the step as a tensor; int() reads both, so a torch checkpoint resumes here
+        state["step"] = int(state["step"]) + 1
+        return state
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:  # type: ignore[override]
         loss = _closure(closure)
         for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            foreach = group.get("foreach")
+            if foreach is None:  # torch's default: the multi-tensor form on accelerators
+                foreach = bool(params) and params[0].device.type != "cpu"
+            if foreach and params:
+                self._step_foreach(group, params)
+                continue
             lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in params:
                 g = p.grad
-                state = self.state[p]
-                if not state:  # lazy init: the moments take the parameter's shape, dtype and device
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                state["step"] = t = int(state["step"]) + 1  # subtle: torch stores a tensor; int() reads both
+                state = self._state(p)
+                m, v, t = state["exp_avg"], state["exp_avg_sq"], state["step"]
                 if wd != 0:
                     if self.decoupled:
                         p.mul_(1 - lr * wd)
@@ -153,6 +173,28 @@ class Adam(torch.optim.Optimizer):
                 denom = (v.sqrt() / math.sqrt(1 - b2**t)).add_(eps)
                 p.addcdiv_(m, denom, value=-step_size)
         return loss
+
+    def _step_foreach(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
+        """The loop above as whole-list ops, in the order of torch's ``_multi_tensor_adam``."""
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        states = [self._state(p) for p in params]
+        grads = [p.grad for p in params]
+        m = [s["exp_avg"] for s in states]
+        v = [s["exp_avg_sq"] for s in states]
+        if wd != 0:
+            if self.decoupled:
+                torch._foreach_mul_(params, 1 - lr * wd)
+            else:
+                grads = torch._foreach_add(grads, params, alpha=wd)
+        torch._foreach_lerp_(m, grads, 1 - b1)  # m = m + (1 - b1) (g - m)
+        torch._foreach_mul_(v, b2)  # v = b2 v + (1 - b2) g^2
+        torch._foreach_addcmul_(v, grads, grads, 1 - b2)
+        # subtle: steps can differ between parameters (one added later), so each gets its own scalars
+        step_size = [-lr / (1 - b1 ** s["step"]) for s in states]
+        denom = torch._foreach_sqrt(v)  # sqrt(v) / sqrt(1 - b2^t) + eps
+        torch._foreach_div_(denom, [(1 - b2 ** s["step"]) ** 0.5 for s in states])
+        torch._foreach_add_(denom, eps)
+        torch._foreach_addcdiv_(params, m, denom, step_size)
 
 
 class AdamW(Adam):
@@ -170,8 +212,9 @@ class AdamW(Adam):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.01,
+        foreach: bool | None = None,
     ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach)
 
 
 def build_optimizer(
