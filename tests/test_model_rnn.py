@@ -146,7 +146,7 @@ def test_presets_build_and_count_their_parameters(name: str) -> None:
 
 
 def test_small_presets_are_a_few_million_parameters_with_vocab_4096() -> None:
-    for name in ("lstm-small", "gru-small"):
+    for name in ("rnn-small", "lstm-small", "gru-small"):
         config = RNNConfig.from_name(name)
         assert config.vocab_size == 4096 and 2_000_000 < _expected_parameters(config) < 10_000_000
 

@@ -15,6 +15,7 @@ from rich.text import Text
 
 import llmlab
 from llmlab.cli import assets as assets_cli
+from llmlab.cli import compare as compare_cli
 from llmlab.cli import data as data_cli
 from llmlab.cli import generate as generate_cli
 from llmlab.cli import models as models_cli
@@ -57,6 +58,11 @@ app.command(
     "chat",
     epilog="Examples:\n\n[bold]llmlab chat[/bold]\n\n[bold]llmlab chat --message 'Give me three facts about owls'[/bold]",
 )(generate_cli.chat_command)
+app.command(
+    "compare-architectures",
+    epilog="Examples:\n\n[bold]llmlab compare-architectures[/bold]   (4 x 1.5 min of training, plus evaluation)"
+    "\n\n[bold]llmlab compare-architectures --archs lstm,gpt --minutes-each 3 --out runs/lstm-vs-gpt[/bold]",
+)(compare_cli.compare_command)
 
 
 def _version(value: bool) -> None:

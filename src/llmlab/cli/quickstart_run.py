@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from llmlab.cli.console import console, err_console
+from llmlab.training.corpus import QUICKSTART_VOCAB as VOCAB
 
-VOCAB = 4096
 SEQ_LEN = 256
 BATCH = 8
 PROMPT = "ROMEO:"
@@ -24,14 +24,12 @@ def _step(n: int, total: int, what: str) -> None:
 def pretrain_and_report(
     *, out: Path, preset: str, minutes: float, steps: int | None, chat: bool, total: int
 ) -> None:
-    from llmlab import data
     from llmlab.cli.train import build_model
     from llmlab.data.batches import RandomWindows
     from llmlab.generation import GenerationConfig, generate
     from llmlab.models.hf import save_pretrained
-    from llmlab.tokenizers.bpe_fast import train_bpe_fast
     from llmlab.tokenizers.registry import save_tokenizer
-    from llmlab.training.corpus import prepare_tokens
+    from llmlab.training.corpus import prepare_tokens, quickstart_tokenizer
     from llmlab.training.preflight import preflight
     from llmlab.training.report import write_report
     from llmlab.training.trainer import TrainConfig, train
@@ -43,15 +41,9 @@ def pretrain_and_report(
         total,
         f"training a byte-level BPE tokenizer (vocabulary {VOCAB:,}) on Shakespeare, then tokenizing",
     )
-    corpus = data.load("shakespeare")
     with err_console.status("counting pairs and merging..."):
         t0 = time.perf_counter()
-        tok = train_bpe_fast(
-            (d.text for d in corpus.split("train")),
-            VOCAB,
-            special_tokens=["<|endoftext|>"],
-            name="shakespeare-bpe-4k",
-        )
+        tok = quickstart_tokenizer("shakespeare")
     save_tokenizer(tok, out / "tokenizer")
     console.print(
         f"      {tok.vocab_size:,} tokens learned in {time.perf_counter() - t0:.1f} s -> {out / 'tokenizer'}"

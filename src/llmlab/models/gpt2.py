@@ -61,6 +61,8 @@ GPT2Config.PRESETS = {
     "gpt2-debug": GPT2Config(vocab_size=512, max_seq_len=128, n_layer=2, n_head=4, d_model=64),
     # the quickstart's model: 6 layers, 384 wide, context 256 (12.3M parameters at vocab 4096)
     "gpt-mini": GPT2Config(vocab_size=4096, max_seq_len=256, n_layer=6, n_head=6, d_model=384),
+    # a third of gpt-mini, the size of lstm-small / gru-small / rnn-small (4.2M parameters at vocab 4096)
+    "gpt-small": GPT2Config(vocab_size=4096, max_seq_len=256, n_layer=4, n_head=4, d_model=256),
     "gpt2": GPT2Config(),  # 124M, HF "gpt2"
     "gpt2-medium": GPT2Config(n_layer=24, n_head=16, d_model=1024),  # 355M, HF "gpt2-medium"
     "gpt2-large": GPT2Config(n_layer=36, n_head=20, d_model=1280),  # 774M, HF "gpt2-large"

@@ -67,6 +67,17 @@ RNNConfig.PRESETS = {
     "rnn-debug": RNNConfig(cell="rnn", vocab_size=256, d_model=32, d_hidden=32, n_layer=2, max_seq_len=64),
     "lstm-debug": RNNConfig(cell="lstm", vocab_size=256, d_model=32, d_hidden=32, n_layer=2, max_seq_len=64),
     "gru-debug": RNNConfig(cell="gru", vocab_size=256, d_model=32, d_hidden=32, n_layer=2, max_seq_len=64),
+    "rnn-small": RNNConfig(
+        cell="rnn",
+        vocab_size=4096,
+        d_model=640,
+        d_hidden=640,
+        n_layer=2,
+        dropout=0.1,
+        tie_embeddings=True,
+        max_seq_len=256,
+        fast=True,
+    ),  # fmt: skip
     "lstm-small": RNNConfig(
         cell="lstm",
         vocab_size=4096,

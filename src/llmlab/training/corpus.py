@@ -17,6 +17,8 @@ from llmlab.data.tokens import TokenFile, tokenizer_fingerprint
 from llmlab.errors import LLMLabError
 from llmlab.tokenizers.base import Tokenizer
 
+QUICKSTART_VOCAB = 4096  # the quickstart's tokenizer: byte-level BPE, 4,096 ids with <|endoftext|>
+
 
 def corpus_documents(corpus: str) -> list[str]:
     """The documents of a corpus dataset (train + validation splits), or of a text file or folder."""
@@ -48,3 +50,14 @@ def prepare_tokens(
         tokens = TokenFile.build(docs, tokenizer, folder, eot_id=eot_id, seq_len=seq_len, source=corpus)
     n_tokens = len(tokens.train) + len(tokens.val)
     return tokens, n_bytes / n_tokens
+
+
+def quickstart_tokenizer(corpus: str) -> Tokenizer:
+    """The quickstart's recipe: a byte-level BPE of 4,096 ids with ``<|endoftext|>``, learned from
+    the corpus's training split (from all of a text file or folder, which have no split)."""
+    from llmlab.tokenizers.bpe_fast import train_bpe_fast
+
+    path = Path(corpus).expanduser()
+    texts = corpus_documents(corpus) if path.exists() else [d.text for d in data.load(corpus).split("train")]
+    name = f"{path.name if path.exists() else corpus}-bpe-4k"  # "shakespeare-bpe-4k"
+    return train_bpe_fast(texts, QUICKSTART_VOCAB, special_tokens=["<|endoftext|>"], name=name)

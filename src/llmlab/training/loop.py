@@ -80,7 +80,10 @@ class Trainer:
         start = time.perf_counter()
         self.info = distributed.setup(self.cfg.device)
         try:
-            with runtime.deterministic(self.cfg.deterministic), runtime.StopFlag(self._say) as self.stop:
+            with (
+                runtime.deterministic(self.cfg.deterministic),
+                runtime.StopFlag(lambda m: self._say(m, always=True)) as self.stop,
+            ):
                 self._setup()
                 status = self._loop()
         finally:
@@ -291,16 +294,18 @@ class Trainer:
         # stepped, and under DDP the other processes are not at the same point for the collective save
         if from_exception and (self.updating or self.info.world_size > 1):
             self._say(
-                f"interrupted at step {self.step} without saving; the last checkpoint is {self.checkpoint}"
+                f"interrupted at step {self.step} without saving; the last checkpoint is {self.checkpoint}",
+                always=True,
             )
         else:
             if self.checkpoint is None or self.checkpoint.name != f"step_{self.step:08d}":
                 self._save()
             self._say(
-                f"interrupted at step {self.step}/{self.cfg.steps}; checkpoint saved to {self.checkpoint}"
+                f"interrupted at step {self.step}/{self.cfg.steps}; checkpoint saved to {self.checkpoint}",
+                always=True,
             )
         if self.checkpoint is not None:
-            self._say(f"resume with:  llmlab train --resume {self.run_dir}")
+            self._say(f"resume with:  llmlab train --resume {self.run_dir}", always=True)
         return "interrupted"
 
     def _diverged(self, what: str, value: float, at: int | None = None) -> None:
@@ -350,6 +355,9 @@ class Trainer:
             numbers = {k.removeprefix("val_"): v for k, v in record.items() if isinstance(v, (int, float))}
             self.tb.scalars(record["step"], {prefix + k: v for k, v in numbers.items() if k != "step"})
 
-    def _say(self, message: str) -> None:
+    def _say(self, message: str, always: bool = False) -> None:
+        """Print for the main process; ``progress=False`` silences all but what an interrupt must say."""
+        if not (self.cfg.progress or always):
+            return
         if getattr(self, "info", None) is None or self.info.is_main:
             self.console.print(message, markup=False, highlight=False, soft_wrap=True)
