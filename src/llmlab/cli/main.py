@@ -17,6 +17,7 @@ import llmlab
 from llmlab.cli import assets as assets_cli
 from llmlab.cli import compare as compare_cli
 from llmlab.cli import data as data_cli
+from llmlab.cli import embeddings as embeddings_cli
 from llmlab.cli import generate as generate_cli
 from llmlab.cli import models as models_cli
 from llmlab.cli import path as path_cli
@@ -39,6 +40,7 @@ app.add_typer(assets_cli.app, name="assets")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(tokenizer_cli.app, name="tokenizer")
 app.add_typer(models_cli.app, name="models")
+app.add_typer(embeddings_cli.app, name="embeddings")
 app.add_typer(path_cli.app, name="path")
 app.add_typer(path_cli.notes_app, name="notes")
 app.add_typer(path_cli.report_app, name="report")

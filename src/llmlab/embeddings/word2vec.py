@@ -1,0 +1,320 @@
+"""word2vec: skip-gram and CBOW with negative sampling, written out in PyTorch and fast.
+
+The step after :mod:`~llmlab.embeddings.vocab` (words -> ids): learn one vector per word so
+that words used in the same contexts get similar vectors (Mikolov et al. 2013, "Efficient
+Estimation of Word Representations in Vector Space" and "Distributed Representations of Words
+and Phrases and their Compositionality"). Two matrices, both (V, D):
+
+- ``W_in``: the word vectors we keep at the end (gensim's ``wv.vectors``, the C code's syn0),
+  initialised uniform in [-1/D, 1/D) exactly as gensim does (word2vec.c: [-0.5/D, 0.5/D));
+- ``W_out``: the "output" vectors that score a (word, context) match (syn1neg), initialised to 0.
+
+**Negative sampling.** For a true pair (input x, target t) and k negatives n_1..n_k drawn from the
+unigram^0.75 table, the loss is::
+
+    L = -log sigma(x . t) - sum_i log sigma(-x . n_i)
+    dL/ds = sigma(s) - label    (label 1 for t, 0 for each n_i; s the score x . t or x . n_i)
+
+and plain SGD moves only the rows involved: x -= lr * sum_j g_j t_j and t_j -= lr * g_j x.
+
+- **Skip-gram**: every context word's input vector predicts the centre word (the C code's and
+  gensim's orientation: ``syn0[context] . syn1neg[centre]``).
+- **CBOW**: the *mean* of the context vectors predicts the centre word; as in the C code and
+  gensim (``cbow_mean=1``) each context row then gets the whole error, not the error / n.
+
+**Windows.** Frequent words are subsampled first (``vocab.keep_probabilities``), then each centre
+draws a reduced window ``e = window - randint(0, window)`` (1..window), so near words count more
+often than far ones. Windows stop at sentence ends and skip dropped words, as in gensim.
+
+**Learning rate** falls linearly from ``alpha`` to ``min_alpha`` over all epochs (gensim).
+
+**Why plain SGD on gathered rows, not Adam on dense matrices.** A step touches a few thousand
+of the V rows. Adam would keep two more (V, D) matrices and move *every* row each step (its
+momentum keeps going after a word stops appearing): a dense update per step for a sparse
+gradient. SGD with ``index_add_`` reads and writes only the rows in the batch, like the C code's
+``saxpy`` calls, and the linear decay of the learning rate does the rest.
+
+**Why it is fast.** A batch holds B centre words, grouped by their reduced window e so that each
+has exactly 2e context slots (slots past a sentence end get weight 0). Skip-gram then becomes
+batched small matrix products: X (B, 2e, D) context rows times T (B, k+1, D) = the centre word
+and k negatives. The k negatives are shared by the 2e contexts of one centre (one table row of
+T per centre instead of one per pair), the trick of Ji et al. 2016, "Parallelizing Word2Vec in
+Shared and Distributed Memory" (pWord2Vec), which turns dot products into matrix products; the
+expected gradient is unchanged (each negative is still a fresh draw from the same table). CBOW
+uses per-centre negatives already. Batches are taken in text order, so the learning rate of a
+word depends on where it is, as in a left-to-right pass. ``workers`` threads train different
+chunks of the corpus at once (Hogwild, see :func:`hogwild`). The price of batching: a row that
+appears many times in one batch gets the sum of its updates in one go, so ``batch_size`` far
+above the default (512 centres) makes frequent words overshoot and training diverge (a clear error).
+
+``tests/test_emb_word2vec.py`` checks the windows against a brute-force loop, the steps against
+autograd, the first vectors against gensim's, and the analogy score against gensim's.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from llmlab.embeddings.vocab import Vocabulary
+from llmlab.errors import LLMLabError
+
+METHODS = ("skipgram", "cbow")
+TABLE_SIZE = 1 << 24  # slots of the negative-sampling table (word2vec.c: 1e8); 64 MB of int32
+POSITIVE = ("dim", "window", "negative", "epochs", "batch_size", "chunk_words", "min_count", "workers")
+
+
+@dataclass
+class Word2VecConfig:
+    """Settings of a word2vec run; the defaults are gensim's ``Word2Vec`` defaults (dim 100)."""
+
+    method: str = "skipgram"  # "skipgram" (context predicts centre word) or "cbow" (mean context predicts it)
+    dim: int = 100  # D, the length of each word vector
+    window: int = 5  # largest distance between a centre word and a context word
+    negative: int = 5  # k, negatives drawn per centre word
+    min_count: int = 5  # words seen fewer times are dropped
+    sample: float = 1e-3  # subsampling threshold t / total (0: keep every word)
+    epochs: int = 5  # passes over the corpus
+    alpha: float = 0.025  # learning rate at the start
+    min_alpha: float = 0.0001  # learning rate at the end (linear decay)
+    ns_exponent: float = 0.75  # negatives drawn with probability count^ns_exponent
+    batch_size: int = 512  # centre words per SGD step (repeated rows add up: much larger diverges)
+    chunk_words: int = 100_000  # words whose windows are drawn at once (numpy, vectorised)
+    workers: int = 1  # threads training on different chunks at once (1: exactly reproducible)
+    seed: int = 1  # initial vectors, subsampling, windows and negatives all follow it
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise LLMLabError(f"unknown word2vec method {self.method!r}; choose skipgram or cbow")
+        for name in POSITIVE:
+            if getattr(self, name) < 1:
+                raise LLMLabError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.min_alpha <= self.alpha:
+            raise LLMLabError(f"need 0 < min_alpha <= alpha, got {self.min_alpha} and {self.alpha}")
+
+
+def context_windows(
+    sentence: np.ndarray, reduced: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For each window size e: the centres with that reduced window, their 2e context positions, and
+    which of those are real (inside the text and in the same sentence).
+
+    ``sentence`` (N,) is the sentence number of each (kept) word, ``reduced`` (N,) the window
+    1..window of each centre. Yields ``centres`` (n,), ``contexts`` (n, 2e) positions (clipped into
+    range, so they can always be gathered) and ``valid`` (n, 2e) bool.
+    """
+    n = len(sentence)
+    for e in range(1, int(reduced.max(initial=0)) + 1):
+        centres = np.flatnonzero(reduced == e)  # (n_e,)
+        if len(centres) == 0:
+            continue
+        offsets = np.r_[-e:0, 1 : e + 1]  # (2e,): -e..-1, 1..e
+        contexts = centres[:, None] + offsets  # (n_e, 2e)
+        inside = (contexts >= 0) & (contexts < n)
+        contexts = np.clip(contexts, 0, n - 1)
+        valid = inside & (sentence[contexts] == sentence[centres][:, None])  # windows stop at sentence ends
+        yield centres, contexts, valid
+
+
+def skipgram_step(
+    W_in: torch.Tensor, W_out: torch.Tensor, contexts: torch.Tensor, targets: torch.Tensor,
+    weights: torch.Tensor, lr: float,
+) -> torch.Tensor:  # fmt: skip
+    """One SGD step of skip-gram with negative sampling; returns the summed loss of the batch.
+
+    ``contexts`` (B, C) word ids of the context slots, ``targets`` (B, k+1) the centre word then its
+    k negatives, ``weights`` (B, C, k+1) 1 for a real (slot, target) pair, 0 for padding and for a
+    negative that happens to be the centre word (the C code skips those too).
+    """
+    B, C = contexts.shape
+    D = W_in.shape[1]
+    X = W_in.index_select(0, contexts.reshape(-1)).view(B, C, D)  # (B, C, D) input vectors
+    T = W_out.index_select(0, targets.reshape(-1)).view(B, -1, D)  # (B, k+1, D) output vectors
+    scores = torch.bmm(X, T.transpose(1, 2))  # (B, C, k+1)
+    labels = torch.zeros_like(scores[:1, :1])  # (1, 1, k+1): 1 for the centre word, 0 for negatives
+    labels[..., 0] = 1
+    # log sigma(s) for the true target, log sigma(-s) for negatives
+    loss = -(F.logsigmoid(scores * (2 * labels - 1)) * weights).sum()
+    # subtle: g holds -lr * dL/dscores (B, C, k+1), so the products below are the SGD steps themselves
+    # (in place, and index_add_ without alpha: each saved pass over the batch is ~10% of the step)
+    g = torch.sigmoid(scores).sub_(labels).mul_(weights).mul_(-lr)
+    dX = torch.bmm(g, T)  # (B, C, D)
+    dT = torch.bmm(g.transpose(1, 2), X)  # (B, k+1, D)
+    W_in.index_add_(0, contexts.reshape(-1), dX.view(-1, D))  # repeated rows add up
+    W_out.index_add_(0, targets.reshape(-1), dT.view(-1, D))
+    return loss
+
+
+def cbow_step(
+    W_in: torch.Tensor, W_out: torch.Tensor, contexts: torch.Tensor, targets: torch.Tensor,
+    valid: torch.Tensor, weights: torch.Tensor, lr: float,
+) -> torch.Tensor:  # fmt: skip
+    """One SGD step of CBOW with negative sampling; returns the summed loss of the batch.
+
+    ``valid`` (B, C) float marks real context slots; ``weights`` (B, k+1) is 0 for a negative equal
+    to the centre word and for a centre without any context word.
+    """
+    B, C = contexts.shape
+    D = W_in.shape[1]
+    n = valid.sum(1, keepdim=True).clamp(min=1)  # (B, 1) context words per centre
+    # the sum of the real context rows, gathered and added in one pass (no (B, C, D) copy)
+    h = F.embedding_bag(contexts, W_in, per_sample_weights=valid, mode="sum") / n  # (B, D) their mean
+    T = W_out.index_select(0, targets.reshape(-1)).view(B, -1, D)  # (B, k+1, D)
+    scores = torch.bmm(T, h[:, :, None]).squeeze(2)  # (B, k+1)
+    labels = torch.zeros_like(scores[:1])  # (1, k+1)
+    labels[:, 0] = 1
+    loss = -(F.logsigmoid(scores * (2 * labels - 1)) * weights).sum()
+    g = torch.sigmoid(scores).sub_(labels).mul_(weights).mul_(-lr)  # -lr * dL/dscores (B, k+1)
+    dh = torch.bmm(g[:, None, :], T).squeeze(1)  # (B, D)
+    dT = g[:, :, None] * h[:, None, :]  # (B, k+1, D)
+    # subtle: every context row gets the whole dh (word2vec.c, gensim cbow_mean=1), not dh / n,
+    # which would be the true gradient of the mean
+    for c in range(C):  # one slot at a time: no (B, C, D) copy of dh; empty slots add 0
+        W_in.index_add_(0, contexts[:, c], dh * valid[:, c : c + 1])
+    W_out.index_add_(0, targets.reshape(-1), dT.view(-1, D))
+    return loss
+
+
+@contextmanager
+def hogwild(workers: int) -> Iterator[ThreadPoolExecutor]:
+    """A pool of ``workers`` threads that update shared tensors without locks, each op on one torch thread.
+
+    Like word2vec.c's and glove.c's pthreads (Hogwild!, Recht et al. 2011): two threads rarely
+    touch the same row at the same moment, and when they do, one update is partly lost, which
+    SGD shrugs off.
+    """
+    threads = torch.get_num_threads()
+    # subtle: the batches are small, so splitting each op over threads gains little, and on a busy
+    # machine every op waits for its slowest thread: parallel workers scale, parallel ops do not
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            yield pool
+    finally:
+        torch.set_num_threads(threads)
+
+
+@dataclass
+class Progress:
+    """What the training loop reports after each batch."""
+
+    epoch: int  # 0-based
+    words: int  # corpus words processed so far, all epochs (before subsampling)
+    total_words: int  # words in all epochs
+    lr: float
+    loss: float  # summed loss of this batch
+    pairs: int  # (input, target) pairs in this batch
+
+
+class Word2Vec:
+    """The two matrices and the loop that trains them: ``Word2Vec(vocab, cfg).train(ids, sentence)``."""
+
+    def __init__(self, vocab: Vocabulary, cfg: Word2VecConfig):
+        vocab.check_size(cfg.window, cfg.negative)
+        self.vocab, self.cfg = vocab, cfg
+        V, D = len(vocab), cfg.dim
+        W_in = np.random.default_rng(cfg.seed).random((V, D), dtype=np.float32)  # gensim's prep_vectors
+        W_in *= 2.0
+        W_in -= 1.0
+        W_in /= D
+        self.W_in = torch.from_numpy(W_in)  # (V, D), uniform in [-1/D, 1/D), the same numbers as gensim's
+        self.W_out = torch.zeros(V, D)  # (V, D)
+        self.keep = vocab.keep_probabilities(cfg.sample)  # (V,)
+        cum_table = vocab.negative_table(cfg.ns_exponent)  # (V,), gensim's cum_table
+        # word2vec.c's unigram table: TABLE_SIZE slots, word i filling a share f_i^0.75 / sum of them,
+        # so a draw is one random index and one lookup instead of a binary search (gensim's bisect)
+        # slot j (its midpoint (j + 0.5) * step on cum_table's scale) goes to the first word whose
+        # cumulative weight reaches it; so words 0..i fill the first floor(cum_table[i] / step + 0.5) slots
+        filled = np.floor(cum_table / (cum_table[-1] / TABLE_SIZE) + 0.5).astype(np.int64).clip(0, TABLE_SIZE)
+        self.table = np.repeat(np.arange(V, dtype=np.int32), np.diff(filled, prepend=0))  # (TABLE_SIZE,)
+
+    def negatives(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n, k) word ids drawn from the unigram^0.75 distribution (a lookup in word2vec.c's table)."""
+        return self.table[rng.integers(0, TABLE_SIZE, size=(n, self.cfg.negative))]
+
+    def train(
+        self, ids: np.ndarray, sentence: np.ndarray, callback: Callable[[Progress], None] | None = None,
+        on_epoch_end: Callable[[int], None] | None = None,
+    ) -> None:  # fmt: skip
+        """All epochs over the corpus ``ids`` (N,) with sentence numbers ``sentence`` (N,).
+
+        The corpus is cut into chunks of ~``chunk_words`` words at sentence starts; ``workers``
+        threads train on different chunks at once, updating the shared matrices without locks
+        ("Hogwild", Recht et al. 2011), as word2vec.c and gensim do. Each step runs on one torch
+        thread. Every chunk draws its random numbers from its own seeded generator, so with one
+        worker a run is exactly reproducible; with more, the order of updates varies a little.
+        """
+        cfg, N = self.cfg, len(ids)
+        starts = np.flatnonzero(np.r_[True, sentence[1:] != sentence[:-1]])  # first word of each sentence
+        cuts = np.unique(np.r_[starts[np.searchsorted(starts, np.arange(0, N, cfg.chunk_words))], N])
+        chunks = list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
+        lock = threading.Lock()
+
+        def report(p: Progress) -> None:
+            if callback is not None:
+                with lock:  # callbacks (progress bar, snapshots) run one at a time
+                    callback(p)
+
+        with hogwild(cfg.workers) as pool:
+            for epoch in range(cfg.epochs):
+                jobs = [(epoch, k, a, b) for k, (a, b) in enumerate(chunks)]
+                list(pool.map(lambda job: self._train_chunk(ids, sentence, *job, report), jobs))
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch)
+        report(Progress(cfg.epochs - 1, N * cfg.epochs, N * cfg.epochs, cfg.min_alpha, 0.0, 0))
+
+    def _train_chunk(
+        self, ids: np.ndarray, sentence: np.ndarray, epoch: int, k: int, a: int, b: int,
+        report: Callable[[Progress], None],
+    ) -> None:  # fmt: skip
+        """Words a..b of the corpus in epoch ``epoch``:
+
+        1. subsample (keep each occurrence with probability keep[w]);
+        2. draw each centre's reduced window, 1..window;
+        3. cut each window size's centres into batches and take the batches in text order
+           (so near and far contexts are mixed over the run, as in a left-to-right pass);
+        4. per batch: draw negatives, take one SGD step at the learning rate of that point of the run.
+        """
+        cfg, N = self.cfg, len(ids)
+        rng = np.random.default_rng((cfg.seed, epoch, k))  # this chunk's own random numbers
+        kept = rng.random(b - a) < self.keep[ids[a:b]]  # 1.
+        w, s = ids[a:b][kept], sentence[a:b][kept]
+        reduced = cfg.window - rng.integers(0, cfg.window, size=len(w))  # 2.
+        batches = [
+            (centres[i : i + cfg.batch_size], contexts[i : i + cfg.batch_size], valid[i : i + cfg.batch_size])
+            for centres, contexts, valid in context_windows(s, reduced)
+            for i in range(0, len(centres), cfg.batch_size)
+        ]
+        batches.sort(key=lambda batch: batch[0][0])  # 3. by the position of the first centre
+        total = N * cfg.epochs
+        for centres, contexts, valid in batches:  # 4.
+            words = epoch * N + a + (b - a) * int(centres[0]) // len(w)  # corpus words before this batch
+            lr = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * words / total)
+            loss, pairs = self._step(w[centres], w[contexts], valid, lr, rng)
+            report(Progress(epoch, words, total, lr, loss, pairs))
+
+    def _step(
+        self, centre: np.ndarray, context: np.ndarray, valid: np.ndarray, lr: float, rng: np.random.Generator
+    ) -> tuple[float, int]:
+        """One batch: centre (B,), context (B, C) word ids, valid (B, C) -> (summed loss, pairs)."""
+        targets = np.concatenate([centre[:, None], self.negatives(len(centre), rng)], axis=1)  # (B, k+1)
+        not_centre = np.ones(targets.shape, dtype=np.float32)  # (B, k+1)
+        not_centre[:, 1:] = targets[:, 1:] != centre[:, None]  # a negative equal to the centre is skipped
+        contexts_t = torch.from_numpy(context.astype(np.int64))
+        targets_t = torch.from_numpy(targets.astype(np.int64))
+        valid_t = torch.from_numpy(valid.astype(np.float32))  # (B, C)
+        if self.cfg.method == "skipgram":
+            weights = valid_t[:, :, None] * torch.from_numpy(not_centre)[:, None, :]  # (B, C, k+1)
+            loss = skipgram_step(self.W_in, self.W_out, contexts_t, targets_t, weights, lr)
+            return float(loss), int(valid.sum())
+        has_context = valid.any(axis=1, keepdims=True)  # (B, 1)
+        weights = torch.from_numpy(not_centre * has_context)  # (B, k+1)
+        loss = cbow_step(self.W_in, self.W_out, contexts_t, targets_t, valid_t, weights, lr)
+        return float(loss), int(has_context.sum())
