@@ -1,7 +1,7 @@
 """Benchmark nearest-neighbour queries over the 400,000 GloVe 6B-50d words: ours vs gensim's KeyedVectors.
 
-    .venv/bin/python bench/embeddings_query.py              # 100 random query words, prints a report
-    .venv/bin/python bench/embeddings_query.py --queries 300 --threads 1
+    .venv/bin/python bench/embeddings_query.py              # 100 random query words; appends to docs/benchmarks.md
+    .venv/bin/python bench/embeddings_query.py --queries 300 --threads 1 --no-doc
 
 Correctness first, then speed:
 
@@ -17,6 +17,7 @@ product over all 400k rows and a partial sort (argpartition) for the top 10 + th
 from __future__ import annotations
 
 import argparse
+import datetime
 import statistics
 import sys
 import time
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine  # noqa: E402
+from common import append_section, machine  # noqa: E402
 
 from llmlab.embeddings.pretrained import load_glove  # noqa: E402
 
@@ -35,6 +36,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100, help="random query words (default 100)")
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: all cores)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-doc", action="store_true", help="print only; do not append to docs/benchmarks.md"
+    )
     args = parser.parse_args()
     if args.threads:
         from threadpoolctl import threadpool_limits  # comes with scikit-learn
@@ -42,7 +46,8 @@ def main() -> None:
         threadpool_limits(args.threads)
     from gensim.models import KeyedVectors
 
-    print(machine("numpy", "gensim"))
+    where = machine("numpy", "gensim")
+    print(where)
     wv = load_glove()
     kv = KeyedVectors(wv.dim)
     kv.index_to_key, kv.key_to_index, kv.vectors = list(wv.words), dict(wv.key_to_index), wv.vectors.copy()
@@ -70,6 +75,16 @@ def main() -> None:
     print(f"most_similar over {len(wv):,} words x {wv.dim} dims, median of {len(words)} queries:")
     print(f"  llmlab {ours_ms:6.2f} ms/query   (goal: < 20 ms)")
     print(f"  gensim {theirs_ms:6.2f} ms/query   ratio gensim/llmlab = {theirs_ms / ours_ms:.2f}x")
+    if not args.no_doc:
+        append_section(
+            f"## Nearest-neighbour queries, GloVe 6B-50d ({datetime.date.today()})\n\n"
+            f"Machine: {where}; BLAS threads {args.threads or 'all'}.\n"
+            f"Script: `bench/embeddings_query.py`. `most_similar(word, topn=10)` over {len(wv):,} words x "
+            f"{wv.dim} dims; same top 10 as gensim checked first for all {len(words)} random query words; "
+            "alternating queries, medians. Goal: < 20 ms per query.\n\n"
+            "| implementation | ms / query |\n|---|---|\n"
+            f"| llmlab `WordVectors.most_similar` | {ours_ms:.2f} |\n| gensim `KeyedVectors.most_similar` | {theirs_ms:.2f} |\n"
+        )
 
 
 if __name__ == "__main__":
