@@ -38,7 +38,7 @@ from llmlab.tokenizers.base import Tokenizer
 NEG = -1.0e9  # a score no real sequence reaches (transformers' value, so ties break the same way)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def beam_search(
     model: nn.Module, prompt_ids: Sequence[int], config: GenerationConfig, tokenizer: Tokenizer | None = None
 ) -> list[Generation]:

@@ -23,7 +23,7 @@ from torch import nn
 from llmlab.models.base import ContextLengthError
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def greedy(
     model: nn.Module,
     prompt: Sequence[int],
