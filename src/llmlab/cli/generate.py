@@ -86,10 +86,24 @@ def generate_command(
         console.print()
         if show_top:
             _show_candidates(steps)
+        _record_generate(model, config, len(steps))
         return
-    for i, sample in enumerate(generate(net, ids, config, tokenizer=tok)):
+    samples = generate(net, ids, config, tokenizer=tok)
+    for i, sample in enumerate(samples):
         console.rule(f"sample {i + 1} ({sample.finish_reason})")
         console.print(f"[bold]{prompt}[/bold]{sample.text}", soft_wrap=True)
+    _record_generate(model, config, sum(len(s.ids) for s in samples))
+
+
+def _record_generate(model: str, config: GenerationConfig, new_tokens: int) -> None:
+    """Note this run in the learning path (the decoding lab), with its knobs."""
+    from llmlab.path.results import record_run
+
+    knobs = {"temperature": config.temperature, "top_p": config.top_p, "top_k": config.top_k}
+    command = f"llmlab generate --model {model} " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in knobs.items()
+    )
+    record_run("generate", command, {**knobs, "new_tokens": new_tokens})
 
 
 def _eos_ids(tok: Tokenizer) -> list[int]:

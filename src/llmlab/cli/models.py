@@ -98,6 +98,12 @@ def info(
         console.print(
             "weights: random init (a preset to train); `llmlab models load PATH` reads HF folders and GGUF"
         )
+    from llmlab.path.results import record_run
+
+    figures = {"parameters": total, "seq_len": seq_len}
+    if "total" in flops:
+        figures["GFLOPs_per_token"] = round(flops["total"] / 1e9, 4)
+    record_run("models-info", f"llmlab models info {name} --seq-len {seq_len}", figures)
 
 
 def _flops(name: str, model: torch.nn.Module, cfg, seq_len: int) -> dict[str, float]:
@@ -227,3 +233,9 @@ def lens(
         )
         table.add_row("embeddings" if layer == 0 else f"layer {layer}", cells)
     console.print(table)
+    from llmlab.path.results import record_run
+
+    final = probs[-1].topk(1)
+    record_run("models-lens", f"llmlab models lens {name} {text!r}",
+               {"prediction": tok.decode([int(final.indices[0])]), "probability": round(float(final.values[0]), 4),
+                "layers": len(probs) - 1})  # fmt: skip

@@ -140,6 +140,7 @@ def compare(
         table.add_column(
             col, justify="right" if col in ("tokens", "bytes/token", "unknown", "cost") else "left"
         )
+    counts: dict[str, int] = {}
     for name in names:
         tok = load_tokenizer(name)
         ids = tok.encode(source, disallowed_special=())
@@ -153,7 +154,12 @@ def compare(
             f"{len(ids) / 1000 * price_per_1k:.4f}",
             coloured(tok, ids[:12]),
         )
+        counts[name] = len(ids)
     console.print(table)
+    from llmlab.path.results import record_run
+
+    record_run("tokenizer-compare", f"llmlab tokenizer compare --tokenizers {','.join(names)}",
+               {f"{n} tokens": c for n, c in counts.items()} | {"bytes": n_bytes})  # fmt: skip
 
 
 @app.command(epilog="Example: [bold]llmlab tokenizer inspect gpt2 --top 15[/bold]")
@@ -238,6 +244,10 @@ def train(
     sample = "The quick brown fox jumps over the lazy dog."
     console.print(coloured(tok, tok.encode(sample, disallowed_special=())))
     console.print(f'Try: llmlab tokenizer encode "{sample}" --tokenizer {out / "tokenizer.json"}')
+    from llmlab.path.results import record_run
+
+    record_run("tokenizer-train", f"llmlab tokenizer train --algo {algo} --vocab-size {vocab_size} --out {out}",
+               {"vocab_size": tok.vocab_size, "seconds": round(elapsed, 1)}, run_dir=str(out))  # fmt: skip
 
 
 def _corpus(data: str | None, files: list[Path]) -> tuple[list[str], list[Path], str]:
