@@ -153,3 +153,16 @@ def real_assets(monkeypatch: pytest.MonkeyPatch):
 def real_home_path():
     """``folder(name)`` for module- or session-scoped fixtures that load a real asset once (read-only)."""
     return _real_asset_folder
+
+
+@pytest.fixture
+def one_thread():  # noqa: ANN201
+    """One torch thread for this test: tiny matrices gain nothing from a thread pool, and on a busy
+    2-core machine two threads mostly wait for each other (a test file opts in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -149,15 +147,6 @@ def test_small_presets_are_a_few_million_parameters_with_vocab_4096() -> None:
     for name in ("rnn-small", "lstm-small", "gru-small"):
         config = RNNConfig.from_name(name)
         assert config.vocab_size == 4096 and 2_000_000 < _expected_parameters(config) < 10_000_000
-
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """Tiny matrices gain nothing from a thread pool, and on a busy 2-core machine they lose a lot."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,6 @@ import json
 from datetime import date
 
 import pytest
-import torch
 
 from llmlab.cli.main import main
 from llmlab.path import store
@@ -22,12 +21,7 @@ TEXT = "\n".join(
 )  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a tiny model: a second thread on a shared machine only waits
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
 
 def test_a_train_run_ticks_its_task_with_its_figures_and_the_report_shows_them(tmp_path, monkeypatch, capsys):

@@ -21,13 +21,7 @@ from llmlab.training.checkpoint import load_checkpoint
 from llmlab.training.trainer import TrainConfig, train
 from train_script import TokenWindows, random_tokens, tiny_gpt
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
 
 @contextmanager

@@ -16,13 +16,7 @@ from llmlab.models.gpt2 import GPT2, GPT2Config
 from llmlab.training.trainer import TrainConfig, train
 from train_script import TokenWindows
 
-
-@pytest.fixture(autouse=True)
-def one_thread():  # noqa: ANN201
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matmuls: two threads on a loaded 2-core box are many times slower
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
 
 def noisy_permutation_stream(n: int, vocab: int = 512, noise: float = 0.1, seed: int = 0) -> np.ndarray:

@@ -18,13 +18,7 @@ from llmlab.training.events import read_jsonl, read_scalars
 from llmlab.training.trainer import TrainConfig, TrainingDivergedError, train
 from train_script import TokenWindows, random_tokens, run, tiny_gpt
 
-
-@pytest.fixture(autouse=True)
-def one_thread():  # noqa: ANN201
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matmuls: two threads on a loaded 2-core box are many times slower
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
 
 def quick(tmp_path: Path, **overrides: object) -> TrainConfig:

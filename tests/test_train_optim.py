@@ -10,14 +10,7 @@ from torch.testing import assert_close
 from llmlab.errors import LLMLabError
 from llmlab.training.optim import SGD, Adam, AdamW, build_optimizer, param_groups
 
-
-@pytest.fixture(autouse=True)
-def one_thread():  # noqa: ANN201
-    """Tiny models: one thread is ~40x faster than two fighting over a loaded 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is faster
 
 
 def small_model() -> nn.Module:

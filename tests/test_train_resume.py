@@ -26,12 +26,7 @@ SCRIPT = Path(__file__).with_name("train_script.py")
 STEPS = 24
 
 
-@pytest.fixture(autouse=True)
-def one_thread():  # noqa: ANN201
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # as train_script.py does: the same kernels in both processes
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # as train_script.py does: the same kernels in both processes
 
 
 def losses(run_dir: Path) -> list[float]:

@@ -24,9 +24,9 @@ def _step(n: int, total: int, what: str) -> None:
 def pretrain_and_report(
     *, out: Path, preset: str, minutes: float, steps: int | None, chat: bool, total: int
 ) -> None:
-    from llmlab.cli.train import build_model
     from llmlab.data.batches import RandomWindows
     from llmlab.generation import GenerationConfig, generate
+    from llmlab.models import registry
     from llmlab.models.hf import save_pretrained
     from llmlab.tokenizers.registry import save_tokenizer
     from llmlab.training.corpus import prepare_tokens, quickstart_tokenizer
@@ -60,7 +60,7 @@ def pretrain_and_report(
     )
 
     _step(4, total, f"preflight: a {preset} model on this machine, {minutes:g} minutes of training")
-    model = build_model(preset, tok.vocab_size, SEQ_LEN)
+    model = registry.build_decoder(preset, tok.vocab_size, SEQ_LEN)
     with err_console.status("timing one training step..."):
         check = preflight(model, BATCH, SEQ_LEN, time_budget_s=minutes * 60, timed_steps=1)
     console.print("      " + check.summary().replace("\n", "\n      "))

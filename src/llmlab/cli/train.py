@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +11,6 @@ import yaml
 from llmlab.cli.console import console, err_console
 from llmlab.errors import LLMLabError
 from llmlab.training.trainer import TrainConfig
-
-DECODERS = ("gpt2", "llama", "rnn")  # families trained here with the next-token objective
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -25,20 +22,6 @@ def load_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise LLMLabError(f"{path} must hold a mapping of option: value")
     return {k.replace("-", "_"): v for k, v in data.items()}
-
-
-def build_model(preset: str, vocab_size: int, seq_len: int):
-    """A preset of a decoder family, resized to the tokenizer's vocabulary and the context."""
-    from llmlab.models import registry
-
-    family, cfg, _ = registry.resolve(preset)
-    if family not in DECODERS:
-        raise LLMLabError(
-            f"llmlab train pretrains decoders with next-token prediction ({', '.join(DECODERS)} presets); "
-            f"{preset} is a {family} model"
-        )
-    cfg = dataclasses.replace(cfg, vocab_size=vocab_size, max_seq_len=seq_len)
-    return registry.FAMILIES[family][1](cfg)
 
 
 def train_command(
@@ -127,6 +110,7 @@ def _defaults() -> dict[str, Any]:
 def run_training(**o: Any):
     """The body of ``llmlab train``, callable from Python with the same keyword names."""
     from llmlab.data.batches import RandomWindows
+    from llmlab.models import registry
     from llmlab.tokenizers.registry import load_tokenizer, save_tokenizer
     from llmlab.training.corpus import prepare_tokens
     from llmlab.training.preflight import GiB, fit, preflight
@@ -146,7 +130,7 @@ def run_training(**o: Any):
         o["corpus"], tok, data_home() / "tokens", seq_len=o["seq_len"], eot_id=eot
     )
     console.print(f"      {len(tokens.train):,} training and {len(tokens.val):,} validation tokens")
-    model = build_model(o["preset"], tok.vocab_size, o["seq_len"])
+    model = registry.build_decoder(o["preset"], tok.vocab_size, o["seq_len"], action="llmlab train pretrains")
     batch_size, seq_len = o["batch_size"], o["seq_len"]
     with err_console.status("preflight: timing a training step on this machine..."):
         device = _resolve_device(o["device"])

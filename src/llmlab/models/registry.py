@@ -104,6 +104,30 @@ def build(name: str) -> nn.Module:
     return FAMILIES[family][1](cfg)
 
 
+DECODERS = ("gpt2", "llama", "rnn")  # the families that predict the next token: what pretraining trains
+
+
+def decoder_config(name: str, *, action: str = "train") -> tuple[str, ModelConfig]:
+    """``(family, config)`` of a decoder preset; an encoder is refused with what ``action`` needs."""
+    family, cfg, _ = resolve(name)
+    if family not in DECODERS:
+        raise ModelError(
+            f"{name} is a {family} model; {action} decoders with next-token prediction "
+            f"({', '.join(DECODERS)} presets)"
+        )
+    return family, cfg
+
+
+def build_decoder(
+    name: str, vocab_size: int, seq_len: int, *, action: str = "train", **overrides
+) -> nn.Module:
+    """A decoder preset with random weights, resized to a tokenizer's vocabulary and a context
+    (``overrides``: other config fields, e.g. ``dropout=0.0``)."""
+    family, cfg = decoder_config(name, action=action)
+    cfg = dataclasses.replace(cfg, vocab_size=vocab_size, max_seq_len=seq_len, **overrides)
+    return FAMILIES[family][1](cfg)
+
+
 def load(name: str) -> nn.Module:
     """A pretrained model with its real weights, in eval mode (pulls nothing: run `llmlab assets pull`)."""
     _, _, pretrained = resolve(name)

@@ -31,7 +31,6 @@ the Markdown report are in :mod:`llmlab.training.compare_report`.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import math
 import os
@@ -53,7 +52,6 @@ from llmlab.training.distributed import DEVICES
 # architecture -> the preset it trains by default (``--archs lstm=lstm-debug`` picks another)
 ARCHS: dict[str, str] = {"rnn": "rnn-small", "lstm": "lstm-small", "gru": "gru-small", "gpt": "gpt-small"}
 # gpt-small, not the quickstart's gpt-mini (12.3 M), so that all four have about 4.2 M parameters
-DECODERS = ("gpt2", "llama", "rnn")  # families trained with the next-token objective
 _UNREACHABLE = 10**9  # subtle: the budget, not the trainer's step count, ends every run
 
 
@@ -111,23 +109,11 @@ class CompareConfig:
         return pairs
 
 
-def resolve_preset(preset: str) -> tuple[str, Any]:
-    """``(family, config)`` of a decoder preset from the registry."""
-    from llmlab.models import registry
-
-    family, cfg, _ = registry.resolve(preset)
-    if family not in DECODERS:
-        raise LLMLabError(f"{preset} is a {family} model; compare decoders ({', '.join(DECODERS)} presets)")
-    return family, cfg
-
-
 def build_model(preset: str, vocab_size: int, seq_len: int) -> nn.Module:
     """A decoder preset resized to the vocabulary and context, with dropout off (rule 4)."""
     from llmlab.models import registry
 
-    family, cfg = resolve_preset(preset)
-    cfg = dataclasses.replace(cfg, vocab_size=vocab_size, max_seq_len=seq_len, dropout=0.0)
-    return registry.FAMILIES[family][1](cfg)
+    return registry.build_decoder(preset, vocab_size, seq_len, action="compare", dropout=0.0)
 
 
 def validation_batches(val_tokens: Any, cfg: CompareConfig) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -186,13 +172,14 @@ def compare_architectures(
     architecture, so an interrupted comparison keeps the finished ones.
     """
     from llmlab.assets.home import data_home
+    from llmlab.models import registry
     from llmlab.tokenizers.registry import load_tokenizer, save_tokenizer
     from llmlab.training.corpus import QUICKSTART_VOCAB, prepare_tokens, quickstart_tokenizer
 
     say = Console(highlight=False, markup=False, quiet=not progress)
     out, models = Path(cfg.out), cfg.models()
     for _, preset in models:  # a bad preset fails now, not after the first runs
-        resolve_preset(preset)
+        registry.decoder_config(preset, action="compare")
     if tokenizer is None and cfg.tokenizer:
         tokenizer = load_tokenizer(cfg.tokenizer)
     if tokenizer is None:
