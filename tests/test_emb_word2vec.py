@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -128,6 +130,71 @@ def test_seeded_runs_are_reproducible(tmp_path, method):
     cfg.seed = 4
     c = train_word2vec(str(tmp_path / "t.txt"), cfg, progress=False)
     assert not np.array_equal(a.vectors, c.vectors)
+
+
+def _sentences(n: int = 3_000, seed: int = 0) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(60)]
+    return [
+        list(rng.choice(words, int(rng.integers(3, 12)), p=np.r_[[0.1] * 5, [0.5 / 55] * 55]))
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.parametrize("fork", [True, False])
+@pytest.mark.parametrize("method", ["skipgram", "cbow"])
+def test_two_workers_train_shared_matrices_and_report_progress(monkeypatch, fork, method):
+    """Two workers (forked processes on Linux, threads elsewhere) update the parent's matrices, and
+    the progress reports count every corpus word once, in order, ending at the total."""
+    if fork and not w2v.FORK:
+        pytest.skip("forked workers run on Linux only")
+    monkeypatch.setattr(w2v, "FORK", fork)
+    sentences = _sentences()
+    vocab = Vocabulary.build(sentences, 1)
+    ids, sentence = vocab.encode(sentences)
+    cfg = w2v.Word2VecConfig(method=method, dim=16, epochs=2, min_count=1, workers=2, chunk_words=2_000)
+    model = w2v.Word2Vec(vocab, cfg)
+    start = model.W_in.clone()
+    seen, ends = [], []
+    model.train(ids, sentence, seen.append, ends.append)
+    assert ends == [0, 1]
+    total = 2 * len(ids)
+    assert seen[-1].words == total and all(p.total_words == total for p in seen)
+    if fork:  # one report per poll, summed over the chunks: never goes back
+        assert [p.words for p in seen] == sorted(p.words for p in seen)
+    # each chunk draws from its own seeded generator, so the examples are those of one worker
+    alone = []
+    w2v.Word2Vec(vocab, dataclasses.replace(cfg, workers=1)).train(ids, sentence, alone.append)
+    assert sum(p.pairs for p in seen) == sum(p.pairs for p in alone) > 0
+    assert all(np.isfinite(p.loss) for p in seen)
+    moved = (model.W_in - start).abs().sum(1) > 0  # (V,)
+    assert moved.all() and model.W_out.abs().sum(1).gt(0).all()  # every word trained, in this process's view
+
+
+@pytest.mark.skipif(not w2v.FORK, reason="forked workers run on Linux only")
+def test_forked_worker_errors_reach_the_caller(monkeypatch):
+    """An error in a worker is raised in the caller; an error in the callback stops the workers."""
+    import multiprocessing
+
+    sentences = _sentences(1_000)
+    vocab = Vocabulary.build(sentences, 1)
+    ids, sentence = vocab.encode(sentences)
+    cfg = w2v.Word2VecConfig(dim=8, epochs=1, min_count=1, workers=2, chunk_words=1_000)
+
+    def fail(*args, **kwargs):
+        raise LLMLabError("chunk failed in the worker")
+
+    with monkeypatch.context() as m:
+        m.setattr(w2v.Word2Vec, "_train_chunk", fail)
+        with pytest.raises(LLMLabError, match="chunk failed in the worker"):
+            w2v.Word2Vec(vocab, cfg).train(ids, sentence)
+
+    def diverged(p):
+        raise LLMLabError("word2vec diverged")
+
+    with pytest.raises(LLMLabError, match="word2vec diverged"):
+        w2v.Word2Vec(vocab, cfg).train(ids, sentence, diverged)
+    assert multiprocessing.active_children() == []  # the pool was torn down
 
 
 def test_run_folder(tmp_path):

@@ -50,7 +50,10 @@ def train_command(
     alpha: Annotated[
         float | None, typer.Option(help="Starting learning rate [default: 0.025; glove's AdaGrad 0.05].")
     ] = None,
-    workers: Annotated[int, typer.Option(help="Training threads (1: exactly reproducible).")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(help="Workers at once (word2vec: processes on Linux; glove: threads); 1: reproducible."),
+    ] = 1,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     out: Annotated[Path | None, typer.Option(help="Run folder [default: runs/METHOD].")] = None,
     snapshot_every: Annotated[

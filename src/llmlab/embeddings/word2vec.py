@@ -42,8 +42,9 @@ T per centre instead of one per pair), the trick of Ji et al. 2016, "Parallelizi
 Shared and Distributed Memory" (pWord2Vec), which turns dot products into matrix products; the
 expected gradient is unchanged (each negative is still a fresh draw from the same table). CBOW
 uses per-centre negatives already. Batches are taken in text order, so the learning rate of a
-word depends on where it is, as in a left-to-right pass. ``workers`` threads train different
-chunks of the corpus at once (Hogwild, see :func:`hogwild`). The price of batching: a row that
+word depends on where it is, as in a left-to-right pass. ``workers`` processes (threads where
+fork is unavailable) train different chunks of the corpus at once on shared matrices (Hogwild,
+see :meth:`Word2Vec._train_forked`). The price of batching: a row that
 appears many times in one batch gets the sum of its updates in one go, so ``batch_size`` far
 above the default (512 centres) makes frequent words overshoot and training diverge (a clear error).
 
@@ -53,6 +54,9 @@ autograd, the first vectors against gensim's, and the analogy score against gens
 
 from __future__ import annotations
 
+import mmap
+import multiprocessing as mp
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -195,10 +199,46 @@ def hogwild(workers: int) -> Iterator[ThreadPoolExecutor]:
     # machine every op waits for its slowest thread: parallel workers scale, parallel ops do not
     torch.set_num_threads(1)
     try:
-        with ThreadPoolExecutor(workers) as pool:
+        # subtle: OpenMP's thread count belongs to the calling thread, and a new thread starts from the
+        # default (all cores), so each worker sets its own; without it each MKL call (bmm) in each
+        # worker starts a team of all cores, and beside another worker a bmm ran 1.5-2x slower
+        with ThreadPoolExecutor(workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
             yield pool
     finally:
         torch.set_num_threads(threads)
+
+
+FORK = sys.platform.startswith("linux")  # forked workers where fork is safe and cheap; threads elsewhere
+_FORKED: tuple | None = None  # (model, ids, sentence, stats) for forked workers, set just before the fork
+
+
+def shareable(array: np.ndarray, shared: bool) -> torch.Tensor:
+    """``array`` as a tensor; with ``shared``, in anonymous shared memory that forked children write to.
+
+    subtle: an anonymous ``mmap`` rather than ``Tensor.share_memory_()``, whose /dev/shm files fail
+    in containers that mount a small /dev/shm (64 MB by default in Docker)
+    """
+    if not shared:
+        return torch.from_numpy(array)
+    out = np.frombuffer(mmap.mmap(-1, max(array.nbytes, 1)), dtype=array.dtype, count=array.size)
+    out = out.reshape(array.shape)
+    out[...] = array
+    return torch.from_numpy(out)
+
+
+def _forked_chunk(job: tuple[int, int, int, int]) -> None:
+    """In a forked worker: train chunk k (words a..b) of the epoch, keeping its row of the stats table."""
+    model, ids, sentence, stats = _FORKED
+    epoch, k, a, b = job
+    row = stats[k]  # (3,): words done, loss sum, pairs
+
+    def report(p: Progress) -> None:
+        row[0] = p.words - epoch * len(ids) - a
+        row[1] += p.loss
+        row[2] += p.pairs
+
+    model._train_chunk(ids, sentence, epoch, k, a, b, report)
+    row[0] = b - a
 
 
 @dataclass
@@ -224,8 +264,10 @@ class Word2Vec:
         W_in *= 2.0
         W_in -= 1.0
         W_in /= D
-        self.W_in = torch.from_numpy(W_in)  # (V, D), uniform in [-1/D, 1/D), the same numbers as gensim's
-        self.W_out = torch.zeros(V, D)  # (V, D)
+        # (V, D) each; in memory that forked workers share when they will train on them (see train)
+        self.forked = cfg.workers > 1 and FORK  # train on forked processes (see train)
+        self.W_in = shareable(W_in, self.forked)  # uniform in [-1/D, 1/D), gensim's numbers
+        self.W_out = shareable(np.zeros((V, D), dtype=np.float32), self.forked)
         self.keep = vocab.keep_probabilities(cfg.sample)  # (V,)
         cum_table = vocab.negative_table(cfg.ns_exponent)  # (V,), gensim's cum_table
         # word2vec.c's unigram table: TABLE_SIZE slots, word i filling a share f_i^0.75 / sum of them,
@@ -246,10 +288,11 @@ class Word2Vec:
         """All epochs over the corpus ``ids`` (N,) with sentence numbers ``sentence`` (N,).
 
         The corpus is cut into chunks of ~``chunk_words`` words at sentence starts; ``workers``
-        threads train on different chunks at once, updating the shared matrices without locks
-        ("Hogwild", Recht et al. 2011), as word2vec.c and gensim do. Each step runs on one torch
-        thread. Every chunk draws its random numbers from its own seeded generator, so with one
-        worker a run is exactly reproducible; with more, the order of updates varies a little.
+        train on different chunks at once, updating the shared matrices without locks ("Hogwild",
+        Recht et al. 2011), as word2vec.c and gensim do: forked processes on Linux (see
+        :meth:`_train_forked`), threads elsewhere. Each step runs on one torch thread. Every chunk
+        draws its random numbers from its own seeded generator, so with one worker a run is exactly
+        reproducible; with more, the order of updates varies a little.
         """
         cfg, N = self.cfg, len(ids)
         starts = np.flatnonzero(np.r_[True, sentence[1:] != sentence[:-1]])  # first word of each sentence
@@ -262,13 +305,59 @@ class Word2Vec:
                 with lock:  # callbacks (progress bar, snapshots) run one at a time
                     callback(p)
 
-        with hogwild(cfg.workers) as pool:
-            for epoch in range(cfg.epochs):
-                jobs = [(epoch, k, a, b) for k, (a, b) in enumerate(chunks)]
-                list(pool.map(lambda job: self._train_chunk(ids, sentence, *job, report), jobs))
-                if on_epoch_end is not None:
-                    on_epoch_end(epoch)
+        if self.forked:
+            self._train_forked(ids, sentence, chunks, report, on_epoch_end)
+        else:
+            with hogwild(cfg.workers) as pool:
+                for epoch in range(cfg.epochs):
+                    jobs = [(epoch, k, a, b) for k, (a, b) in enumerate(chunks)]
+                    list(pool.map(lambda job: self._train_chunk(ids, sentence, *job, report), jobs))
+                    if on_epoch_end is not None:
+                        on_epoch_end(epoch)
         report(Progress(cfg.epochs - 1, N * cfg.epochs, N * cfg.epochs, cfg.min_alpha, 0.0, 0))
+
+    def _train_forked(
+        self, ids: np.ndarray, sentence: np.ndarray, chunks: list[tuple[int, int]],
+        report: Callable[[Progress], None], on_epoch_end: Callable[[int], None] | None,
+    ) -> None:  # fmt: skip
+        """The epochs on ``workers`` forked processes that update ``W_in`` and ``W_out`` in shared memory.
+
+        Why processes and not threads: a CBOW step is ~30 small torch calls, and two threads in one
+        Python process spent a third of their time waiting on each other (the GIL around each call,
+        page faults of fresh buffers on one address space), so two threads trained at 1.0-1.8x one
+        thread, varying run to run; two processes never wait on each other (2.0x). A fork copies
+        nothing up front: the corpus, the negative table and this object are shared copy-on-write,
+        the matrices truly shared. Each chunk adds its words done, loss and pairs to its own row of
+        a shared table; this process reads the table every 50 ms and reports the change.
+        """
+        global _FORKED
+        cfg, N = self.cfg, len(ids)
+        total = N * cfg.epochs
+        stats = shareable(np.zeros((len(chunks), 3)), True)  # (chunks, 3): words done, loss sum, pairs
+        _FORKED = (self, ids, sentence, stats)
+        try:
+            fork = mp.get_context("fork")
+            with fork.Pool(cfg.workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
+                for epoch in range(cfg.epochs):
+                    stats.zero_()
+                    jobs = [(epoch, k, a, b) for k, (a, b) in enumerate(chunks)]
+                    pending = pool.map_async(_forked_chunk, jobs, chunksize=1)
+                    seen, done = np.zeros(3), False
+                    while not done:
+                        pending.wait(0.05)
+                        done = pending.ready()  # before the read, so the last read has every chunk's figures
+                        now = stats.sum(0).numpy()
+                        words = epoch * N + int(now[0])
+                        lr = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * words / total)
+                        loss, pairs = float(now[1] - seen[1]), int(now[2] - seen[2])
+                        if pairs:
+                            report(Progress(epoch, words, total, lr, loss, pairs))
+                        seen = now
+                    pending.get()  # a worker's error is raised here
+                    if on_epoch_end is not None:
+                        on_epoch_end(epoch)
+        finally:
+            _FORKED = None
 
     def _train_chunk(
         self, ids: np.ndarray, sentence: np.ndarray, epoch: int, k: int, a: int, b: int,
@@ -277,44 +366,53 @@ class Word2Vec:
         """Words a..b of the corpus in epoch ``epoch``:
 
         1. subsample (keep each occurrence with probability keep[w]);
-        2. draw each centre's reduced window, 1..window;
+        2. draw each centre's reduced window, 1..window, and its k negatives;
         3. cut each window size's centres into batches and take the batches in text order
            (so near and far contexts are mixed over the run, as in a left-to-right pass);
-        4. per batch: draw negatives, take one SGD step at the learning rate of that point of the run.
+        4. per batch: one SGD step at the learning rate of that point of the run.
+
+        Everything but the steps is done for the whole chunk at once, in numpy, and each window
+        size's arrays become tensors once: a batch is then a slice (a view), so the loop over
+        batches is all torch calls (for CBOW, a Python-side cost per batch is a cost per ~1,000 words).
         """
         cfg, N = self.cfg, len(ids)
         rng = np.random.default_rng((cfg.seed, epoch, k))  # this chunk's own random numbers
         kept = rng.random(b - a) < self.keep[ids[a:b]]  # 1.
         w, s = ids[a:b][kept], sentence[a:b][kept]
         reduced = cfg.window - rng.integers(0, cfg.window, size=len(w))  # 2.
-        batches = [
-            (centres[i : i + cfg.batch_size], contexts[i : i + cfg.batch_size], valid[i : i + cfg.batch_size])
-            for centres, contexts, valid in context_windows(s, reduced)
-            for i in range(0, len(centres), cfg.batch_size)
-        ]
-        batches.sort(key=lambda batch: batch[0][0])  # 3. by the position of the first centre
+        negatives = self.negatives(len(w), rng)  # (n, k)
+        targets = np.concatenate([w[:, None], negatives], axis=1)  # (n, k+1): the centre, its negatives
+        not_centre = np.ones(targets.shape, dtype=np.float32)  # (n, k+1)
+        not_centre[:, 1:] = negatives != w[:, None]  # a negative equal to the centre is skipped (C code)
+        B, batches = cfg.batch_size, []
+        for centres, contexts, valid in context_windows(s, reduced):  # 3.
+            if cfg.method == "skipgram":
+                pairs = valid.sum(1)  # (n_e,) real (context, centre) pairs per centre
+                weights = not_centre[centres]  # (n_e, k+1); times valid per slot in the step
+            else:
+                pairs = valid.any(1)  # (n_e,) a centre without any context word is no example
+                weights = not_centre[centres] * pairs[:, None]  # (n_e, k+1)
+            tensors = (
+                torch.from_numpy(w[contexts].astype(np.int64)),  # (n_e, 2e) context word ids
+                torch.from_numpy(targets[centres].astype(np.int64)),  # (n_e, k+1)
+                torch.from_numpy(valid.astype(np.float32)),  # (n_e, 2e)
+                torch.from_numpy(weights),  # (n_e, k+1)
+            )
+            for i in range(0, len(centres), B):
+                first, n_pairs = int(centres[i]), int(pairs[i : i + B].sum())
+                batches.append((first, n_pairs, *(t[i : i + B] for t in tensors)))
+        batches.sort(key=lambda batch: batch[0])  # by the position of the first centre
         total = N * cfg.epochs
-        for centres, contexts, valid in batches:  # 4.
-            words = epoch * N + a + (b - a) * int(centres[0]) // len(w)  # corpus words before this batch
+        for first, pairs, *batch in batches:  # 4.
+            words = epoch * N + a + (b - a) * first // len(w)  # corpus words before this batch
             lr = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * words / total)
-            loss, pairs = self._step(w[centres], w[contexts], valid, lr, rng)
-            report(Progress(epoch, words, total, lr, loss, pairs))
+            report(Progress(epoch, words, total, lr, self._step(*batch, lr), pairs))
 
     def _step(
-        self, centre: np.ndarray, context: np.ndarray, valid: np.ndarray, lr: float, rng: np.random.Generator
-    ) -> tuple[float, int]:
-        """One batch: centre (B,), context (B, C) word ids, valid (B, C) -> (summed loss, pairs)."""
-        targets = np.concatenate([centre[:, None], self.negatives(len(centre), rng)], axis=1)  # (B, k+1)
-        not_centre = np.ones(targets.shape, dtype=np.float32)  # (B, k+1)
-        not_centre[:, 1:] = targets[:, 1:] != centre[:, None]  # a negative equal to the centre is skipped
-        contexts_t = torch.from_numpy(context.astype(np.int64))
-        targets_t = torch.from_numpy(targets.astype(np.int64))
-        valid_t = torch.from_numpy(valid.astype(np.float32))  # (B, C)
+        self, contexts: torch.Tensor, targets: torch.Tensor, valid: torch.Tensor, weights: torch.Tensor, lr: float,
+    ) -> float:  # fmt: skip
+        """One batch: contexts (B, C) word ids, targets (B, k+1), valid (B, C), weights (B, k+1) -> summed loss."""
         if self.cfg.method == "skipgram":
-            weights = valid_t[:, :, None] * torch.from_numpy(not_centre)[:, None, :]  # (B, C, k+1)
-            loss = skipgram_step(self.W_in, self.W_out, contexts_t, targets_t, weights, lr)
-            return float(loss), int(valid.sum())
-        has_context = valid.any(axis=1, keepdims=True)  # (B, 1)
-        weights = torch.from_numpy(not_centre * has_context)  # (B, k+1)
-        loss = cbow_step(self.W_in, self.W_out, contexts_t, targets_t, valid_t, weights, lr)
-        return float(loss), int(has_context.sum())
+            pair_weights = valid[:, :, None] * weights[:, None, :]  # (B, C, k+1)
+            return float(skipgram_step(self.W_in, self.W_out, contexts, targets, pair_weights, lr))
+        return float(cbow_step(self.W_in, self.W_out, contexts, targets, valid, weights, lr))
