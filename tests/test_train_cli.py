@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from llmlab.cli.main import main
+from llmlab.models.hf import from_pretrained
 from llmlab.tokenizers.bpe_fast import train_bpe_fast
 from llmlab.tokenizers.registry import save_tokenizer
+from llmlab.training.checkpoint import load_checkpoint
 
 TEXT = "\n".join(
     f"{who}: the {what} of {where} is {how}, and the {what} will be {how} again."
@@ -129,3 +135,28 @@ def test_same_seed_same_run_and_a_refused_run_keeps_the_old_options(
     code, _, err = run(capsys, *train_args(corpus, tok, tmp_path / "a", "--steps", "4", "--lr", "0.1"))
     assert code == 1  # the folder holds a run: refused, and its options for --resume are untouched
     assert (tmp_path / "a" / "run.json").read_text() == before
+
+
+@pytest.mark.parametrize("fsdp", [False, True], ids=["ddp", "fsdp"])
+def test_train_under_torchrun_splits_the_work_and_speaks_once(corpus_and_tokenizer, tmp_path, fsdp) -> None:
+    """`torchrun --nproc-per-node 2 -m llmlab train ...`: two CPU processes (gloo over loopback)."""
+    corpus, tok = corpus_and_tokenizer
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo", "LLMLAB_NO_RECORD": "1",
+           "LLMLAB_HOME": str(tmp_path / "home")}  # fmt: skip
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m"]
+    args = train_args(corpus, tok, tmp_path / "run", "--steps", "4", "--device", "cpu", *(["--fsdp"] * fsdp))
+    done = subprocess.run([*launcher, "llmlab", *args], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert out.count("preflight") == 1 and out.count("done: 4 steps") == 1  # rank 0 speaks, rank 1 is quiet
+    assert "(2 processes, fp32)" in out
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4]  # one writer
+    saved = load_checkpoint(tmp_path / "run")
+    data = saved.state["data"]  # each rank's stream of windows: its own seed, the same length
+    assert saved.state["world_size"] == 2 and [d["seed"] for d in data] == [1337, 2337]
+    assert not torch.equal(data[0]["generator"], data[1]["generator"])
+    # the full weights exported (under FSDP gathered from both ranks' shards first)
+    exported = from_pretrained(tmp_path / "run" / "model").state_dict()
+    for name, t in saved.model.items():
+        assert torch.equal(exported[name], t), name

@@ -1,14 +1,19 @@
-"""The DDP and FSDP paths, as far as one CPU process can take them: a gloo group of world size 1.
+"""The DDP and FSDP paths: a gloo group of world size 1 in this process, and two CPU processes under torchrun.
 
 With one process the all-reduces average a single copy, so DDP and FSDP must give exactly the
 plain run's losses; this checks the wrapping, the no-sync accumulation, the collective checkpoint
-(full state dicts gathered from FSDP shards) and resume through them. Several processes, NCCL and
-real sharding need GPUs (``torchrun --nproc-per-node N``) and are not covered here.
+(full state dicts gathered from FSDP shards) and resume through them. With two processes
+(``torchrun --nproc-per-node 2 tests/ddp_script.py``, gloo over loopback) each rank trains on its
+own batches, and the weights must equal one process trained on both ranks' batches at once. NCCL
+between GPUs is not covered here (the GPU tests run one process).
 """
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,3 +73,33 @@ def test_world_size_one_equals_the_plain_run_and_resumes(tmp_path: Path, fsdp: b
     assert saved.state["world_size"] == 1 and sorted(saved.model) == sorted(reference.model)  # plain names
     for name, t in reference.model.items():
         assert torch.equal(saved.model[name], t), name
+
+
+SCRIPT = Path(__file__).with_name("ddp_script.py")
+
+
+def run_script(*args: str, torchrun: bool) -> str:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo", "MASTER_ADDR": "127.0.0.1"}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
+    cmd = [*(launcher if torchrun else [sys.executable]), str(SCRIPT), *args]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+@pytest.mark.parametrize("fsdp", [False, True], ids=["ddp", "fsdp"])
+def test_two_processes_equal_one_process_on_both_batches(tmp_path: Path, fsdp: bool) -> None:
+    """Two torchrun ranks with 4 windows each = one process with those 8 windows, step for step."""
+    out = run_script(str(tmp_path / "ranks"), *(["--fsdp"] if fsdp else []), torchrun=True)
+    run_script(str(tmp_path / "one"), "--reference", torchrun=False)
+    assert "rank 0 status completed step 6" in out and "rank 1 status completed step 6" in out
+    saved, reference = load_checkpoint(tmp_path / "ranks"), load_checkpoint(tmp_path / "one")
+    assert saved.state["world_size"] == 2 and len(saved.state["data"]) == 2  # each rank's data position
+    assert saved.state["data"][0] != saved.state["data"][1]  # the ranks read different batches
+    assert sorted(saved.model) == sorted(reference.model)
+    for name, t in reference.model.items():  # averaged gradients = the gradient of the batch of 8
+        torch.testing.assert_close(saved.model[name], t, rtol=1e-4, atol=1e-5, msg=name)
+    ours = saved.state["metrics"]["val"]["val_loss"]
+    assert ours == pytest.approx(reference.state["metrics"]["val"]["val_loss"], rel=1e-5)
+    records = (tmp_path / "ranks" / "metrics.jsonl").read_text().splitlines()
+    assert sum('"loss"' in r for r in records) == 6  # one writer: rank 0

@@ -26,7 +26,8 @@ SCRIPT = Path(__file__).with_name("train_script.py")
 STEPS = 24
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # as train_script.py does: the same kernels in both processes
+# as train_script.py does: the same kernels in both processes
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def losses(run_dir: Path) -> list[float]:

@@ -54,7 +54,9 @@ app.command(
     "train",
     epilog="Examples:\n\n[bold]llmlab train --preset gpt2-debug --steps 200 --seq-len 64 --batch-size 8[/bold]"
     "\n\n[bold]llmlab train --preset gpt-mini --time-budget 600 --out runs/mini[/bold]"
-    "\n\n[bold]llmlab train --resume runs/mini[/bold]   (after a crash or Ctrl-C)",
+    "\n\n[bold]llmlab train --resume runs/mini[/bold]   (after a crash or Ctrl-C)"
+    "\n\n[bold]torchrun --nproc-per-node 2 -m llmlab train --preset gpt2-debug --steps 20 --device cpu[/bold]"
+    "   (two processes, DDP; add --fsdp to shard)",
 )(train_cli.train_command)
 app.command(
     "chat",

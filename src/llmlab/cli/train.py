@@ -41,6 +41,10 @@ def train_command(
     precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast).")] = "fp32",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     compile: Annotated[bool, typer.Option(help="torch.compile the model.")] = False,
+    fsdp: Annotated[
+        bool,
+        typer.Option(help="Under torchrun: shard weights, gradients and optimizer state (FSDP2), not DDP."),
+    ] = False,
     eval_every: Annotated[int, typer.Option(help="Steps between validation passes.")] = 250,
     ckpt_every: Annotated[int, typer.Option(help="Steps between checkpoints.")] = 500,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1337,
@@ -108,12 +112,31 @@ def _defaults() -> dict[str, Any]:
 
 
 def run_training(**o: Any):
-    """The body of ``llmlab train``, callable from Python with the same keyword names."""
+    """The body of ``llmlab train``, callable from Python with the same keyword names.
+
+    Under ``torchrun --nproc-per-node N`` every process runs this: they join the group first, so
+    that rank 0 alone prepares the token files (the others wait, then read them), times the
+    preflight and decides the batch, context and steps for all, speaks, and exports the model;
+    each rank reads its own random windows (seed + 1000 x rank) and the gradients are averaged (DDP).
+    """
+    from llmlab.training import distributed
+
+    info = distributed.setup(o["device"])
+    quiet = console.quiet, err_console.quiet
+    console.quiet = err_console.quiet = quiet[0] or not info.is_main  # one voice: rank 0's
+    try:
+        return _run_training(info, **o)
+    finally:
+        console.quiet, err_console.quiet = quiet
+        distributed.teardown(info)
+
+
+def _run_training(info: Any, **o: Any):  # noqa: ANN202
     from llmlab.data.batches import RandomWindows
     from llmlab.models import registry
     from llmlab.tokenizers.registry import load_tokenizer, save_tokenizer
+    from llmlab.training import distributed
     from llmlab.training.corpus import prepare_tokens
-    from llmlab.training.preflight import GiB, fit, preflight
     from llmlab.training.trainer import train
 
     out = Path(o["out"] or f"runs/{o['preset']}-{Path(o['corpus']).name}")
@@ -126,11 +149,61 @@ def run_training(**o: Any):
     from llmlab.assets.home import data_home
 
     # token files are shared by every run with the same corpus and tokenizer: <data home>/tokens/
-    tokens, bytes_per_token = prepare_tokens(
-        o["corpus"], tok, data_home() / "tokens", seq_len=o["seq_len"], eot_id=eot
-    )
+    def tokenize():  # noqa: ANN202
+        return prepare_tokens(o["corpus"], tok, data_home() / "tokens", seq_len=o["seq_len"], eot_id=eot)
+
+    if info.is_main:
+        tokens, bytes_per_token = tokenize()
+    distributed.barrier(info)  # rank 0 has written the token files: the others find them ready
+    if not info.is_main:
+        tokens, bytes_per_token = tokenize()
     console.print(f"      {len(tokens.train):,} training and {len(tokens.val):,} validation tokens")
     model = registry.build_decoder(o["preset"], tok.vocab_size, o["seq_len"], action="llmlab train pretrains")
+    plan = _plan(model, o) if info.is_main else None
+    batch_size, seq_len, steps = distributed.broadcast(plan, info)  # every rank follows rank 0's preflight
+    cfg = TrainConfig(
+        steps=steps, batch_size=batch_size, grad_accum=o["grad_accum"], lr=o["lr"], min_lr=o["lr"] / 10,
+        warmup=min(o["warmup"], steps // 10), precision=o["precision"], device=o["device"], compile=o["compile"],
+        eval_every=min(o["eval_every"], steps), ckpt_every=min(o["ckpt_every"], steps), seed=o["seed"],
+        deterministic=o["deterministic"], fsdp=o["fsdp"], out_dir=str(out),
+    )  # fmt: skip
+    fresh = not o["resume"] and not (out / "checkpoints").exists()
+    if fresh and info.is_main:  # what `llmlab train --resume RUN` reads
+        _save_options(out, {**o, "batch_size": batch_size, "seq_len": seq_len, "steps": steps})
+    # subtle: each rank its own windows (seed + 1000 x rank never meets the validation seed + 1);
+    # validation is the same windows on every rank, so its loss does not depend on the world size
+    train_batches = RandomWindows(tokens.train, batch_size, seq_len, seed=o["seed"] + 1000 * info.rank)
+    val_batches = RandomWindows(tokens.val, batch_size, seq_len, seed=o["seed"] + 1)
+    result = train(
+        model, cfg, train_batches, val_batches, resume=o["resume"], bytes_per_token=bytes_per_token
+    )
+    if cfg.fsdp:  # collective: every rank hands in its shards, rank 0 gets the full weights
+        full = distributed.model_state(model, fsdp=True)
+        if info.is_main:
+            model = registry.build_decoder(
+                o["preset"], tok.vocab_size, o["seq_len"], action="llmlab train exports"
+            )
+            model.load_state_dict(full)
+    if not info.is_main:
+        return result, model, tok
+    export = out / "model"
+    save_tokenizer(tok, export)
+    if hasattr(model, "final_norm"):  # transformers' layout for the transformer decoders
+        from llmlab.models.hf import save_pretrained
+
+        save_pretrained(model, export)
+        console.print(f"model: {export} (try: llmlab generate 'ROMEO:' --model {export})")
+    from llmlab.path.results import record_run, train_figures
+
+    command = f"llmlab train --preset {o['preset']} --corpus {o['corpus']} --steps {steps}"
+    record_run("train", command, train_figures(result), run_dir=str(out))
+    return result, model, tok
+
+
+def _plan(model: Any, o: dict[str, Any]) -> tuple[int, int, int]:
+    """The preflight on this machine: (batch size, context, steps), shrunk by ``--fit`` or a time budget."""
+    from llmlab.training.preflight import GiB, fit, preflight
+
     batch_size, seq_len = o["batch_size"], o["seq_len"]
     with err_console.status("preflight: timing a training step on this machine..."):
         device = _resolve_device(o["device"])
@@ -152,31 +225,7 @@ def run_training(**o: Any):
     if check.steps_in_budget is not None and check.steps_in_budget < steps:
         steps = max(1, int(check.steps_in_budget * 0.9))  # leave room for evaluation and checkpoints
         console.print(f"      the time budget caps the run at {steps} steps")
-    cfg = TrainConfig(
-        steps=steps, batch_size=batch_size, grad_accum=o["grad_accum"], lr=o["lr"], min_lr=o["lr"] / 10,
-        warmup=min(o["warmup"], steps // 10), precision=o["precision"], device=o["device"], compile=o["compile"],
-        eval_every=min(o["eval_every"], steps), ckpt_every=min(o["ckpt_every"], steps), seed=o["seed"],
-        deterministic=o["deterministic"], out_dir=str(out),
-    )  # fmt: skip
-    if not o["resume"] and not (out / "checkpoints").exists():  # what `llmlab train --resume RUN` reads
-        _save_options(out, {**o, "batch_size": batch_size, "seq_len": seq_len, "steps": steps})
-    train_batches = RandomWindows(tokens.train, batch_size, seq_len, seed=o["seed"])
-    val_batches = RandomWindows(tokens.val, batch_size, seq_len, seed=o["seed"] + 1)
-    result = train(
-        model, cfg, train_batches, val_batches, resume=o["resume"], bytes_per_token=bytes_per_token
-    )
-    export = out / "model"
-    save_tokenizer(tok, export)
-    if hasattr(model, "final_norm"):  # transformers' layout for the transformer decoders
-        from llmlab.models.hf import save_pretrained
-
-        save_pretrained(model, export)
-        console.print(f"model: {export} (try: llmlab generate 'ROMEO:' --model {export})")
-    from llmlab.path.results import record_run, train_figures
-
-    command = f"llmlab train --preset {o['preset']} --corpus {o['corpus']} --steps {steps}"
-    record_run("train", command, train_figures(result), run_dir=str(out))
-    return result, model, tok
+    return batch_size, seq_len, steps
 
 
 def _resolve_device(device: str) -> str:

@@ -132,6 +132,21 @@ def all_reduce_mean(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return t
 
 
+def barrier(info: DistInfo) -> None:
+    """Wait until every process gets here (nothing to wait for when alone)."""
+    if info.enabled and info.world_size > 1:
+        dist.barrier()
+
+
+def broadcast(obj: Any, info: DistInfo) -> Any:
+    """Rank 0's ``obj`` (a Python object), on every rank: one decision that all processes follow."""
+    if not (info.enabled and info.world_size > 1):
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def gather(obj: Any, info: DistInfo) -> list[Any]:
     """Every rank's ``obj`` (Python objects, e.g. data positions and RNG states), in rank order."""
     if not (info.enabled and info.world_size > 1):
