@@ -298,12 +298,13 @@ class Word2Vec:
         starts = np.flatnonzero(np.r_[True, sentence[1:] != sentence[:-1]])  # first word of each sentence
         cuts = np.unique(np.r_[starts[np.searchsorted(starts, np.arange(0, N, cfg.chunk_words))], N])
         chunks = list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
-        lock = threading.Lock()
+        lock, last = threading.Lock(), [0]  # last: the words of the latest report
 
         def report(p: Progress) -> None:
             if callback is not None:
                 with lock:  # callbacks (progress bar, snapshots) run one at a time
                     callback(p)
+                    last[0] = p.words
 
         if self.forked:
             self._train_forked(ids, sentence, chunks, report, on_epoch_end)
@@ -314,7 +315,8 @@ class Word2Vec:
                     list(pool.map(lambda job: self._train_chunk(ids, sentence, *job, report), jobs))
                     if on_epoch_end is not None:
                         on_epoch_end(epoch)
-        report(Progress(cfg.epochs - 1, N * cfg.epochs, N * cfg.epochs, cfg.min_alpha, 0.0, 0))
+        if last[0] < N * cfg.epochs:  # the end of the run, unless the forked workers' last poll said so
+            report(Progress(cfg.epochs - 1, N * cfg.epochs, N * cfg.epochs, cfg.min_alpha, 0.0, 0))
 
     def _train_forked(
         self, ids: np.ndarray, sentence: np.ndarray, chunks: list[tuple[int, int]],
