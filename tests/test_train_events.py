@@ -1,7 +1,8 @@
 """TensorBoard event files (TFRecord + Event protobuf) and the JSONL log, written and read back.
 
-``tensorboard`` is not installed, so the reader is ours; the framing is checked against the spec
-instead: the CRC32C check value from RFC 3720 / the iSCSI spec, and hand-built record bytes.
+The reader is ours (``tensorboard`` is a test dependency only); the framing is checked against the
+spec (the CRC32C check value from RFC 3720 / the iSCSI spec, hand-built record bytes) and, live,
+against TensorBoard's own loader and accumulator, resume markers included.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def test_jsonl_log_truncate_and_nonfinite(tmp_path: Path) -> None:
 
 
 def test_tensorboard_reads_our_files(tmp_path: Path) -> None:
-    """Live check with TensorBoard's own loader, where it is installed (it is not a dependency)."""
+    """Live check with TensorBoard's own loader (a test dependency; skipped where it is missing)."""
     accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
     loader = pytest.importorskip("tensorboard.backend.event_processing.event_file_loader")
     first = TensorBoardWriter(tmp_path, purge_step=1)
