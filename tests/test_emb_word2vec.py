@@ -173,8 +173,10 @@ def test_two_workers_train_shared_matrices_and_report_progress(monkeypatch, fork
 
 @pytest.mark.skipif(not w2v.FORK, reason="forked workers run on Linux only")
 def test_forked_worker_errors_reach_the_caller(monkeypatch):
-    """An error in a worker is raised in the caller; an error in the callback stops the workers."""
+    """An error in a worker is raised in the caller, a worker's death too; an error in the callback
+    stops the workers."""
     import multiprocessing
+    import os
 
     sentences = _sentences(1_000)
     vocab = Vocabulary.build(sentences, 1)
@@ -187,6 +189,14 @@ def test_forked_worker_errors_reach_the_caller(monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(w2v.Word2Vec, "_train_chunk", fail)
         with pytest.raises(LLMLabError, match="chunk failed in the worker"):
+            w2v.Word2Vec(vocab, cfg).train(ids, sentence)
+
+    def dies(*args, **kwargs):
+        os._exit(3)  # killed, as by the out-of-memory killer: no message of its own
+
+    with monkeypatch.context() as m:
+        m.setattr(w2v.Word2Vec, "_train_chunk", dies)
+        with pytest.raises(LLMLabError, match=r"a word2vec worker died \(exit code 3\)"):
             w2v.Word2Vec(vocab, cfg).train(ids, sentence)
 
     def diverged(p):

@@ -62,6 +62,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -226,6 +227,30 @@ def shareable(array: np.ndarray, shared: bool) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def _forked_worker(jobs: list[tuple[int, int, int, int]], counter: Any, error: Any) -> None:
+    """A forked worker: train the next chunk not taken yet (``counter``) until none are left.
+
+    An error's message goes to ``error`` (shared memory) and the process exits with code 1.
+    """
+    torch.set_num_threads(1)
+    try:
+        while True:
+            with counter.get_lock():
+                i = counter.value
+                counter.value += 1
+            if i >= len(jobs):
+                return
+            _forked_chunk(jobs[i])
+    except Exception as exc:  # reported to the parent, which raises it
+        message = (
+            str(exc)
+            if isinstance(exc, LLMLabError)
+            else f"word2vec worker failed: {type(exc).__name__}: {exc}"
+        )
+        error.value = message.encode()[: len(error) - 1]
+        sys.exit(1)
+
+
 def _forked_chunk(job: tuple[int, int, int, int]) -> None:
     """In a forked worker: train chunk k (words a..b) of the epoch, keeping its row of the stats table."""
     model, ids, sentence, stats = _FORKED
@@ -325,29 +350,36 @@ class Word2Vec:
         """The epochs on ``workers`` forked processes that update ``W_in`` and ``W_out`` in shared memory.
 
         Why processes and not threads: a CBOW step is ~30 small torch calls, and two threads in one
-        Python process spent a third of their time waiting on each other (the GIL around each call,
-        page faults of fresh buffers on one address space), so two threads trained at 1.0-1.8x one
-        thread, varying run to run; two processes never wait on each other (2.0x). A fork copies
-        nothing up front: the corpus, the negative table and this object are shared copy-on-write,
-        the matrices truly shared. Each chunk adds its words done, loss and pairs to its own row of
-        a shared table; this process reads the table every 50 ms and reports the change.
+        Python process spent about a third of their time blocked (the GIL is taken around every
+        call), so two threads trained at 1.0-1.8x one thread, varying run to run; two processes
+        never wait on each other (2.0x). A fork copies nothing up front: the corpus, the negative
+        table and this object are shared copy-on-write, the matrices truly shared. Each epoch forks
+        the workers afresh; they take its chunks one at a time from a shared counter. Each chunk
+        adds its words done, loss and pairs to its own row of a shared table; this process reads
+        the table every 50 ms and reports the change, and notices a worker that failed or died.
         """
         global _FORKED
         cfg, N = self.cfg, len(ids)
         total = N * cfg.epochs
         stats = shareable(np.zeros((len(chunks), 3)), True)  # (chunks, 3): words done, loss sum, pairs
+        fork = mp.get_context("fork")
         _FORKED = (self, ids, sentence, stats)
         try:
-            fork = mp.get_context("fork")
-            with fork.Pool(cfg.workers, initializer=torch.set_num_threads, initargs=(1,)) as pool:
-                for epoch in range(cfg.epochs):
-                    stats.zero_()
-                    jobs = [(epoch, k, a, b) for k, (a, b) in enumerate(chunks)]
-                    pending = pool.map_async(_forked_chunk, jobs, chunksize=1)
+            for epoch in range(cfg.epochs):
+                stats.zero_()
+                jobs = [(epoch, k, a, b) for k, (a, b) in enumerate(chunks)]
+                counter, error = fork.Value("i", 0), fork.Array("c", 2000)
+                workers = [
+                    fork.Process(target=_forked_worker, args=(jobs, counter, error))
+                    for _ in range(cfg.workers)
+                ]
+                for w in workers:
+                    w.start()
+                try:
                     seen, done = np.zeros(3), False
                     while not done:
-                        pending.wait(0.05)
-                        done = pending.ready()  # before the read, so the last read has every chunk's figures
+                        workers[0].join(0.05)
+                        done = not any(w.is_alive() for w in workers)  # before the read: the last has all
                         now = stats.sum(0).numpy()
                         words = epoch * N + int(now[0])
                         lr = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * words / total)
@@ -355,9 +387,19 @@ class Word2Vec:
                         if pairs:
                             report(Progress(epoch, words, total, lr, loss, pairs))
                         seen = now
-                    pending.get()  # a worker's error is raised here
-                    if on_epoch_end is not None:
-                        on_epoch_end(epoch)
+                finally:
+                    for w in workers:  # an error here (a callback's) stops the others at once
+                        if w.is_alive():
+                            w.terminate()
+                        w.join()
+                failed = [w.exitcode for w in workers if w.exitcode != 0]
+                if failed:
+                    raise LLMLabError(
+                        error.value.decode(errors="replace")
+                        or f"a word2vec worker died (exit code {failed[0]}); was it out of memory?"
+                    )
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch)
         finally:
             _FORKED = None
 
