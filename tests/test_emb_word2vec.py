@@ -145,7 +145,7 @@ def _sentences(n: int = 3_000, seed: int = 0) -> list[list[str]]:
 @pytest.mark.parametrize("method", ["skipgram", "cbow"])
 def test_two_workers_train_shared_matrices_and_report_progress(monkeypatch, fork, method):
     """Two workers (forked processes on Linux, threads elsewhere) update the parent's matrices, and
-    the progress reports count every corpus word once, in order, ending at the total."""
+    the progress reports end at the total (forked: in order) and count the examples of one worker."""
     if fork and not w2v.FORK:
         pytest.skip("forked workers run on Linux only")
     monkeypatch.setattr(w2v, "FORK", fork)
@@ -204,7 +204,7 @@ def test_forked_worker_errors_reach_the_caller(monkeypatch):
 
     with pytest.raises(LLMLabError, match="word2vec diverged"):
         w2v.Word2Vec(vocab, cfg).train(ids, sentence, diverged)
-    assert multiprocessing.active_children() == []  # the pool was torn down
+    assert multiprocessing.active_children() == []  # the workers were stopped
 
 
 def test_run_folder(tmp_path):
