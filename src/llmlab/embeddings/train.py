@@ -22,7 +22,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -51,9 +51,11 @@ class Run:
         vocab: Vocabulary,
         snapshot_every: int,
         snapshot_words: int | Sequence[str],
+        unit: str,
     ):
         self.out = Path(out_dir) if out_dir is not None else None
-        self.vocab = vocab
+        self.vocab, self.every, self.unit = vocab, snapshot_every, unit  # unit: what the run counts
+        self.begin()
         if not snapshot_every:
             self.tracked = []  # no snapshots
         elif isinstance(snapshot_words, int):
@@ -101,6 +103,34 @@ class Run:
             wv.save(path, metadata={unit: str(at), **{k: str(v) for k, v in meta.items()}})
             self.n_snapshots += 1
 
+    def begin(self) -> None:
+        """Training starts now (the first speed counts from here)."""
+        # since the last log row: loss and examples summed, units done then, and its time
+        self.since = {"loss": 0.0, "n": 0, "done": 0, "t": time.perf_counter(), "next_snapshot": self.every}
+
+    def tick(
+        self, bar: Progress, task: Any, epoch: int, epochs: int, done: int, total: int, loss: float, n: int,
+        vectors: Callable[[], torch.Tensor | np.ndarray], **extra: Any,
+    ) -> None:  # fmt: skip
+        """After each batch (``done`` of ``total`` units, ``loss`` summed over ``n`` examples): every
+        1% of the run, a metrics row with the mean loss and the speed, and the bar moves; every
+        ``snapshot_every`` units, a snapshot of ``vectors()``. ``extra`` goes into the row."""
+        since, unit = self.since, self.unit
+        since["loss"] += loss
+        since["n"] += n
+        if done - since["done"] >= total // 100 or done == total:
+            now = time.perf_counter()
+            speed = (done - since["done"]) / max(now - since["t"], 1e-9)
+            mean = since["loss"] / max(since["n"], 1)
+            self.log({"epoch": epoch + 1, unit: done, **extra, "loss": mean, f"{unit}_per_s": speed})
+            bar.update(
+                task, completed=done, epoch=f"{epoch + 1}/{epochs}", loss=f"{mean:.4f}", speed=f"{speed:,.0f}"
+            )
+            since.update(loss=0.0, n=0, done=done, t=now)
+        if self.every and done >= since["next_snapshot"]:
+            self.snapshot(vectors(), done, unit, epoch=epoch + 1)
+            since["next_snapshot"] = (done // self.every + 1) * self.every
+
     def checkpoint(self, vectors: np.ndarray, name: str) -> WordVectors:
         wv = WordVectors(self.vocab.words, vectors)
         if self.out is not None:
@@ -140,12 +170,11 @@ def train_word2vec(
     vocab = Vocabulary.build(sentences, cfg.min_count)
     ids, sentence = vocab.encode(sentences)
     model = Word2Vec(vocab, cfg)
-    run = Run(out_dir, vocab, snapshot_every, snapshot_words)
+    run = Run(out_dir, vocab, snapshot_every, snapshot_words, "words")
     run.save_config(cfg.method, corpus, cfg)
     run.snapshot(model.W_in, 0, "words", epoch=0)
-    state = {"loss": 0.0, "pairs": 0, "words": 0, "t": time.perf_counter(), "next_snapshot": snapshot_every}
     start = time.perf_counter()
-
+    run.begin()
     with progress_bar(progress, "words") as bar:
         task = bar.add_task(cfg.method, total=len(ids) * cfg.epochs, epoch=1, loss="-", speed="-")
 
@@ -155,20 +184,8 @@ def train_word2vec(
                     f"word2vec diverged at word {p.words:,} (loss {p.loss / max(p.pairs, 1):.3g} per pair): "
                     "lower the batch size or alpha"
                 )
-            state["loss"] += p.loss
-            state["pairs"] += p.pairs
-            if p.words - state["words"] >= p.total_words // 100 or p.words == p.total_words:  # 1% of the run
-                now = time.perf_counter()
-                speed = (p.words - state["words"]) / max(now - state["t"], 1e-9)
-                loss = state["loss"] / max(state["pairs"], 1)
-                row = {"epoch": p.epoch + 1, "words": p.words, "lr": p.lr, "loss": loss, "words_per_s": speed}
-                run.log(row)
-                bar.update(task, completed=p.words, epoch=f"{p.epoch + 1}/{cfg.epochs}", loss=f"{loss:.4f}",
-                           speed=f"{speed:,.0f}")  # fmt: skip
-                state.update(loss=0.0, pairs=0, words=p.words, t=now)
-            if snapshot_every and p.words >= state["next_snapshot"]:
-                run.snapshot(model.W_in, p.words, "words", epoch=p.epoch + 1)
-                state["next_snapshot"] = (p.words // snapshot_every + 1) * snapshot_every
+            run.tick(bar, task, p.epoch, cfg.epochs, p.words, p.total_words, p.loss, p.pairs, lambda: model.W_in,
+                     lr=p.lr)  # fmt: skip
 
         def on_epoch_end(epoch: int) -> None:
             if epoch_checkpoints:
@@ -193,33 +210,20 @@ def train_glove(
     vocab = Vocabulary.build(sentences, cfg.min_count)
     ids, sentence = vocab.encode(sentences)
     model = GloVe(vocab, cfg)
-    run = Run(out_dir, vocab, snapshot_every, snapshot_words)
+    run = Run(out_dir, vocab, snapshot_every, snapshot_words, "entries")
     run.save_config("glove", corpus, cfg)
     with err_console.status("counting co-occurrences", spinner="dots") if progress else nullcontext():
         rows, cols, counts = cooccurrence(ids, sentence, len(vocab), cfg.window)
     run.log({"event": "cooccurrence", "nonzero": len(counts), "window": cfg.window})
     run.snapshot(model.vectors(), 0, "entries", epoch=0)
     nnz = len(counts)
-    state = {"loss": 0.0, "n": 0, "done": 0, "t": time.perf_counter(), "next_snapshot": snapshot_every}
-
+    run.begin()
     with progress_bar(progress, "entries") as bar:
         task = bar.add_task("glove", total=nnz * cfg.epochs, epoch=1, loss="-", speed="-")
 
         def on_batch(epoch: int, done_in_epoch: int, loss: float, n: int) -> None:
             done = epoch * nnz + done_in_epoch
-            state["loss"] += loss
-            state["n"] += n
-            if done - state["done"] >= nnz * cfg.epochs // 100 or done == nnz * cfg.epochs:  # 1% of the run
-                now = time.perf_counter()
-                speed = (done - state["done"]) / max(now - state["t"], 1e-9)
-                mean = state["loss"] / max(state["n"], 1)
-                run.log({"epoch": epoch + 1, "entries": done, "loss": mean, "entries_per_s": speed})
-                bar.update(task, completed=done, epoch=f"{epoch + 1}/{cfg.epochs}", loss=f"{mean:.4f}",
-                           speed=f"{speed:,.0f}")  # fmt: skip
-                state.update(loss=0.0, n=0, done=done, t=now)
-            if snapshot_every and done >= state["next_snapshot"]:
-                run.snapshot(model.vectors(), done, "entries", epoch=epoch + 1)
-                state["next_snapshot"] = (done // snapshot_every + 1) * snapshot_every
+            run.tick(bar, task, epoch, cfg.epochs, done, nnz * cfg.epochs, loss, n, model.vectors)
             if done_in_epoch == nnz and epoch_checkpoints:
                 run.checkpoint(model.vectors(), f"epochs/epoch-{epoch + 1:02d}.safetensors")
 
