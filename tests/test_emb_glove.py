@@ -118,3 +118,20 @@ def test_bad_input_messages(tmp_path):
     (tmp_path / "empty.txt").write_text("", encoding="utf-8")
     with pytest.raises(LLMLabError, match="the corpus is empty"):
         train_glove(str(tmp_path / "empty.txt"), progress=False)
+
+
+def test_epoch_end_comes_after_every_batch_of_the_epoch_with_two_workers():
+    """With two workers the batch that ends an epoch's order may finish before others: the epoch's
+    end (and its checkpoint) waits for all of them."""
+    words = sentences(TEXT * 5)
+    vocab = Vocabulary.build(words, 1)
+    ids, sentence = vocab.encode(words)
+    rows, cols, counts = G.cooccurrence(ids, sentence, len(vocab), 4)
+    cfg = G.GloVeConfig(dim=8, window=4, min_count=1, epochs=3, batch_size=8, workers=2, seed=2)
+    done, at_end = defaultdict(int), []
+
+    def on_batch(epoch: int, _: int, loss: float, n: int) -> None:
+        done[epoch] += n
+
+    G.GloVe(vocab, cfg).train(rows, cols, counts, on_batch, lambda epoch: at_end.append((epoch, done[epoch])))
+    assert len(counts) > 8 and at_end == [(epoch, len(counts)) for epoch in range(3)]

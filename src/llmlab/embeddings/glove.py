@@ -142,10 +142,13 @@ class GloVe:
     def train(
         self, rows: np.ndarray, cols: np.ndarray, counts: np.ndarray,
         callback: Callable[[int, int, float, int], None] | None = None,
+        on_epoch_end: Callable[[int], None] | None = None,
     ) -> list[float]:  # fmt: skip
         """All epochs over the nonzero counts, shuffled each epoch; returns the mean loss per epoch.
 
-        ``callback(epoch, entries_done_in_epoch, batch_loss_sum, batch_entries)`` runs after every batch.
+        ``callback(epoch, entries_done_in_epoch, batch_loss_sum, batch_entries)`` runs after every
+        batch; ``on_epoch_end(epoch)`` once every batch of the epoch is done (with several workers
+        the batch ending the epoch's order is not always the last to finish).
         """
         cfg = self.cfg
         rows_t, cols_t = torch.from_numpy(rows.astype(np.int64)), torch.from_numpy(cols.astype(np.int64))
@@ -175,4 +178,6 @@ class GloVe:
                     for s in starts
                 ]
                 history.append(sum(pool.map(lambda job: step(*job), batches)) / len(rows))
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch)
         return history

@@ -224,9 +224,11 @@ def train_glove(
         def on_batch(epoch: int, done_in_epoch: int, loss: float, n: int) -> None:
             done = epoch * nnz + done_in_epoch
             run.tick(bar, task, epoch, cfg.epochs, done, nnz * cfg.epochs, loss, n, model.vectors)
-            if done_in_epoch == nnz and epoch_checkpoints:
+
+        def on_epoch_end(epoch: int) -> None:
+            if epoch_checkpoints:
                 run.checkpoint(model.vectors(), f"epochs/epoch-{epoch + 1:02d}.safetensors")
 
-        history = model.train(rows, cols, counts, on_batch)
+        history = model.train(rows, cols, counts, on_batch, on_epoch_end)
     run.log({"event": "done", "epoch_loss": history})
     return run.checkpoint(model.vectors(), "vectors.safetensors")
