@@ -80,10 +80,6 @@ class ContextualEncoder:
         self.model = model.eval()
         self.tokenizer = tokenizer
 
-    @property
-    def n_layer(self) -> int:
-        return self.model.config.n_layer
-
     @torch.inference_mode()
     def states(self, text: str) -> TokenStates:
         """Tokenize ``text`` (BERT adds [CLS] and [SEP]), run the model once, keep every layer."""

@@ -93,8 +93,9 @@ class Run:
             with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
 
-    def snapshot(self, vectors: torch.Tensor | np.ndarray, at: int, unit: str, **meta: Any) -> None:
-        """The tracked words' rows now, as ``snapshots/NNN-<unit>-<at>.safetensors``."""
+    def snapshot(self, vectors: torch.Tensor | np.ndarray, at: int, **meta: Any) -> None:
+        """The tracked words' rows after ``at`` units, as ``snapshots/NNN-<unit>-<at>.safetensors``."""
+        unit = self.unit
         if self.out is not None and self.tracked:
             rows = np.asarray(vectors[self.tracked], dtype=np.float32)  # (n_tracked, D)
             wv = WordVectors([self.vocab.words[i] for i in self.tracked], rows)
@@ -128,7 +129,7 @@ class Run:
             )
             since.update(loss=0.0, n=0, done=done, t=now)
         if self.every and done >= since["next_snapshot"]:
-            self.snapshot(vectors(), done, unit, epoch=epoch + 1)
+            self.snapshot(vectors(), done, epoch=epoch + 1)
             since["next_snapshot"] = (done // self.every + 1) * self.every
 
     def checkpoint(self, vectors: np.ndarray, name: str) -> WordVectors:
@@ -172,7 +173,7 @@ def train_word2vec(
     model = Word2Vec(vocab, cfg)
     run = Run(out_dir, vocab, snapshot_every, snapshot_words, "words")
     run.save_config(cfg.method, corpus, cfg)
-    run.snapshot(model.W_in, 0, "words", epoch=0)
+    run.snapshot(model.W_in, 0, epoch=0)
     start = time.perf_counter()
     run.begin()
     with progress_bar(progress, "words") as bar:
@@ -215,7 +216,7 @@ def train_glove(
     with err_console.status("counting co-occurrences", spinner="dots") if progress else nullcontext():
         rows, cols, counts = cooccurrence(ids, sentence, len(vocab), cfg.window)
     run.log({"event": "cooccurrence", "nonzero": len(counts), "window": cfg.window})
-    run.snapshot(model.vectors(), 0, "entries", epoch=0)
+    run.snapshot(model.vectors(), 0, epoch=0)
     nnz = len(counts)
     run.begin()
     with progress_bar(progress, "entries") as bar:
