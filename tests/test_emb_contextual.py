@@ -71,6 +71,11 @@ def test_decoder_layer_0_is_the_bare_token_embedding() -> None:
     assert torch.equal(a[0], b[0])
     assert compare_word(encoder, text_a, text_b, "bank")[0] == pytest.approx(1.0, abs=1e-6)
     assert not torch.allclose(a[-1], b[-1], atol=1e-4)
+    calls = []
+    encoder.model.register_forward_hook(lambda *args: calls.append(1))
+    compare_word(encoder, text_a, text_b, "bank")
+    compare_word(encoder, text_b, text_a, "bank")
+    assert calls == [] and encoder.states(text_a) is encoder.states(text_a)  # each text ran once, above
 
 
 @pytest.mark.slow

@@ -79,10 +79,16 @@ class ContextualEncoder:
         self.name = name
         self.model = model.eval()
         self.tokenizer = tokenizer
+        # the bank demo asks for the same sentences several times (compare_word, then
+        # token_neighbours for each of two words): run the model once per text
+        self.states = functools.lru_cache(maxsize=64)(self.states)
 
     @torch.inference_mode()
     def states(self, text: str) -> TokenStates:
-        """Tokenize ``text`` (BERT adds [CLS] and [SEP]), run the model once, keep every layer."""
+        """Tokenize ``text`` (BERT adds [CLS] and [SEP]), run the model once, keep every layer.
+
+        The last 64 texts' states are kept and handed out again: treat them as read-only.
+        """
         spans = self.tokenizer.encode_with_offsets(text)  # [(id, start, end)]
         ids = [i for i, _, _ in spans]
         offsets = [(s, e) for _, s, e in spans]
