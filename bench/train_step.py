@@ -1,7 +1,7 @@
 """Benchmark our trainer's step on the quickstart model: FLOP/s vs torch's own matmul, and bf16 vs fp32.
 
     .venv/bin/python bench/train_step.py            # full run; appends a section to docs/benchmarks.md
-    .venv/bin/python bench/train_step.py --quick    # a smaller batch and fewer steps, prints only
+    .venv/bin/python bench/train_step.py --quick    # a smaller batch, fewer steps, one round, prints only
     .venv/bin/python bench/train_step.py --device cuda   # the same on a GPU (matmuls in fp32 without TF32)
 
 The model is the ``gpt-mini`` preset (6 layers, 384 wide, context 256, vocab 4096). Each step is
@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the model")
     parser.add_argument("--batch", type=int, help="sequences per step (default 8 on CPU, 32 on CUDA)")
     parser.add_argument("--precisions", default="fp32,bf16", help="comma-separated: fp32, bf16")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians are reported")
     parser.add_argument("--pad-vocab", type=int, default=1, help="round the vocabulary up to a multiple (64)")
     args = parser.parse_args()
     batch, steps, warmup = (2, 2, 1) if args.quick else (8, 6, 2)
@@ -160,29 +161,51 @@ def main() -> None:
         torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 on both sides
         batch, steps, warmup = (16, 10, 3) if args.quick else (32, 20, 5)
     batch = args.batch or batch
+    if args.quick:
+        args.rounds = 1
     capability = torch.backends.cpu.get_cpu_capability()
     where = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU capability {capability}"
     peak = gpu_peak_tflops(where) if args.device == "cuda" else None
     print(f"{args.preset}{' compiled' if args.compile else ''} on {where}; threads {torch.get_num_threads()}")
-    rows, results = [], {}
-    for precision in args.precisions.split(","):
-        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
-        secs, flops, T, model = step_seconds(
-            args.preset, precision, batch, steps, warmup, args.device, args.compile, args.pad_vocab
+    # subtle: on a shared 2-core machine the speed drifts by 20% within minutes, so the precisions
+    # alternate for --rounds rounds and every ratio is the median of one round's paired ratios
+    per: dict[str, list[dict[str, float]]] = {p: [] for p in args.precisions.split(",")}
+    for r in range(args.rounds):
+        for precision in per:
+            dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+            secs, flops, T, model = step_seconds(
+                args.preset, precision, batch, steps, warmup, args.device, args.compile, args.pad_vocab
+            )
+            shaped = shaped_matmul_gflops(model, batch * T, args.device, dtype)
+            mm = matmul_gflops(args.device, dtype)
+            per[precision].append(dict(secs=secs, achieved=flops / secs / 1e9, shaped=shaped, mm=mm))
+            got = per[precision][-1]
+            print(
+                f"round {r + 1}/{args.rounds} {precision}: {secs * 1000:,.1f} ms/step, "
+                f"{got['achieved'] / shaped:.2f} of its shaped matmuls",
+                flush=True,
+            )
+    rows = []
+    for precision, runs in per.items():
+        med = {k: statistics.median(run[k] for run in runs) for k in runs[0]}
+        to_shaped = statistics.median(run["achieved"] / run["shaped"] for run in runs)
+        to_peak = statistics.median(run["achieved"] / run["mm"] for run in runs)
+        mfu = (
+            f" | {med['achieved'] / 1000 / peak:.1%}"
+            if peak and precision == "bf16"
+            else (" | -" if peak else "")
         )
-        shaped = shaped_matmul_gflops(model, batch * T, args.device, dtype)
-        mm = matmul_gflops(args.device, dtype)
-        results[precision] = secs
-        achieved = flops / secs / 1e9
-        mfu = f" | {achieved / 1000 / peak:.1%}" if peak and precision == "bf16" else (" | -" if peak else "")
-        row = (
-            f"| {precision} | {batch} x {T} | {secs * 1000:,.1f} | {batch * T / secs:,.0f} | {achieved:,.1f} "
-            f"| {shaped:,.1f} | {achieved / shaped:.2f} | {mm:,.1f} | {achieved / mm:.2f}{mfu} |"
+        rows.append(
+            f"| {precision} | {batch} x {T} | {med['secs'] * 1000:,.1f} | {batch * T / med['secs']:,.0f} "
+            f"| {med['achieved']:,.1f} | {med['shaped']:,.1f} | {to_shaped:.2f} | {med['mm']:,.1f} "
+            f"| {to_peak:.2f}{mfu} |"
         )
-        print(row, flush=True)
-        rows.append(row)
-    speedup = results["fp32"] / results["bf16"] if {"fp32", "bf16"} <= results.keys() else None
-    if speedup:
+        print(rows[-1])
+    speedup = None
+    if {"fp32", "bf16"} <= per.keys():
+        speedup = statistics.median(
+            f["secs"] / b["secs"] for f, b in zip(per["fp32"], per["bf16"], strict=True)
+        )
         print(
             f"bf16 autocast speed-up over fp32: {speedup:.2f}x (goal >= 2x where the device has bf16 kernels)"
         )
@@ -200,7 +223,8 @@ def main() -> None:
             f"## Training step, {args.preset}{compiled}, {args.device} ({datetime.date.today()})\n\n"
             f"Machine: {machine('torch', 'numpy')}; {where}; threads {torch.get_num_threads()}.\n"
             f"Script: `bench/train_step.py`. One `train()` step (forward, backward, clip, AdamW), median of "
-            f"{steps} after {warmup} warm-up steps; FLOPs = tokens * (6N + 12 L d T) (PaLM). Yardsticks: this "
+            f"{steps} after {warmup} warm-up steps, precisions alternating for {args.rounds} rounds (medians; "
+            "ratios are medians of each round's ratios); FLOPs = tokens * (6N + 12 L d T) (PaLM). Yardsticks: this "
             "run's torch matmuls in the same dtype, at the model's own weight shapes (forward and backward; "
             "goal: the fp32 step at >= 0.9 of it) and at 2048^3 (peak)"
             + (f"; MFU against the data-sheet bf16 peak of {peak:.0f} TFLOP/s" if peak else "")

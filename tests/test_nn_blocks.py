@@ -17,7 +17,7 @@ from llmlab.nn.attention import causal_mask, fused_attention, padding_mask, scal
 from llmlab.nn.feedforward import MLP, SwiGLU
 from llmlab.nn.kv_cache import KVCache, LayerKVCache
 from llmlab.nn.multihead import MultiHeadAttention
-from llmlab.nn.norms import LayerNorm, RMSNorm
+from llmlab.nn.norms import LayerNorm, RMSNorm, layer_norm, rms_norm
 from llmlab.nn.positions import sinusoidal_positions
 from llmlab.nn.rope import RotaryEmbedding, half_to_interleaved, interleaved_to_half, rope_frequencies
 
@@ -54,6 +54,36 @@ def test_attention_with_padding_mask_and_bias_equals_torch():
     assert_close(att.sum(-1), torch.ones(2, 4, 7), **TOL)
     assert att[1, :, :, 4:].abs().max() == 0
     assert torch.triu(att[0], diagonal=1).abs().max() == 0
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_cpu_bf16_training_attention_is_written_out_and_equals_torch(grouped, monkeypatch):
+    # bf16 training on a CPU at short context takes the written-out path (faster backward there):
+    # the values and all three gradients must still be torch's fused kernel's, and only the
+    # fused kernel's own cases (fp32, no grad, long context) may call it
+    calls = []
+    sdpa = F.scaled_dot_product_attention
+    monkeypatch.setattr(
+        "llmlab.nn.attention.F.scaled_dot_product_attention",
+        lambda *a, **kw: calls.append(1) or sdpa(*a, **kw),
+    )
+    H_kv = 2 if grouped else 4
+    q, k, v = (t.bfloat16().requires_grad_() for t in (qkv(T=9, S=9)[0], *qkv(H=H_kv, T=9, S=9)[1:]))
+    am = torch.tensor([[1] * 9, [1] * 6 + [0] * 3])
+    out = fused_attention(q, k, v, mask=padding_mask(am), is_causal=True, enable_gqa=grouped)
+    assert calls == []
+    g = torch.randn_like(out)
+    grads = torch.autograd.grad(out, (q, k, v), g)
+    ref = sdpa(q, k, v, attn_mask=padding_mask(am) & causal_mask(9), enable_gqa=grouped)
+    assert_close(out, ref, rtol=2e-2, atol=2e-2)
+    for ours, theirs in zip(grads, torch.autograd.grad(ref, (q, k, v), g), strict=True):
+        assert_close(ours, theirs, rtol=2e-2, atol=2e-2)
+    fused_attention(q.float(), k.float(), v.float(), is_causal=True, enable_gqa=grouped)  # fp32
+    with torch.no_grad():
+        fused_attention(q, k, v, is_causal=True, enable_gqa=grouped)  # inference
+    long = torch.randn(1, 4, 400, 16, dtype=torch.bfloat16, requires_grad=True)
+    fused_attention(long, long, long, is_causal=True)
+    assert len(calls) == 3
 
 
 def test_causal_mask_with_a_cache_in_front():
@@ -195,7 +225,11 @@ def test_layernorm_and_rmsnorm_equal_torch():
         rms.weight.normal_()
         ref_rms.load_state_dict(rms.state_dict())
     assert_close(rms(x), ref_rms(x), **TOL)
-    assert rms.bfloat16()(x.bfloat16()).dtype == torch.bfloat16
+    assert_close(rms_norm(x, rms.weight, 1e-6), ref_rms(x), **TOL)
+    assert_close(layer_norm(x, ours.weight, ours.bias, 1e-5), ref(x), **TOL)
+    xb = x.bfloat16()  # half precision in: float32 inside, cast back before the gain, as LLaMA does
+    assert rms.bfloat16()(xb).dtype == torch.bfloat16
+    assert_close(rms(xb), rms_norm(xb, rms.weight, 1e-6), rtol=0, atol=0)
 
 
 def test_mlp_and_swiglu_equal_transformers():

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from llmlab.nn.attention import fused_attention, scaled_dot_product_attention
+from llmlab.nn.attention import fused_attention, repeat_kv_heads, scaled_dot_product_attention
 from llmlab.nn.kv_cache import LayerKVCache
 from llmlab.nn.rope import RotaryEmbedding
 
@@ -91,11 +91,7 @@ class MultiHeadAttention(nn.Module):
         kwargs = dict(mask=mask, bias=bias, is_causal=is_causal, scale=self.scale, dropout_p=dropout)
         grouped = self.n_kv_head != self.n_head
         if return_weights:
-            if grouped:
-                # GQA: each KV head serves n_head / n_kv_head consecutive query heads
-                repeat = self.n_head // self.n_kv_head
-                k = k.repeat_interleave(repeat, dim=1)  # (B, n_head, S, D)
-                v = v.repeat_interleave(repeat, dim=1)
+            k, v = repeat_kv_heads(k, v, self.n_head)  # GQA: (B, n_head, S, D)
             y, att = scaled_dot_product_attention(q, k, v, return_weights=True, **kwargs)
         else:  # the fused kernel shares the KV heads itself, without copying them
             y, att = fused_attention(q, k, v, enable_gqa=grouped, **kwargs), None
