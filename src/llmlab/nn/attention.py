@@ -77,16 +77,19 @@ def scaled_dot_product_attention(
     """
     T, S, D = q.size(-2), k.size(-2), q.size(-1)
     scale = 1.0 / math.sqrt(D) if scale is None else scale
-    # 1. similarity of every query with every key
-    scores = (q @ k.transpose(-2, -1)) * scale  # (B, H, T, S)
-    # 2. position information that is not in q and k (ALiBi slopes, T5 buckets)
-    if bias is not None:
-        scores = scores + bias
-    # 3. forbid what may not be seen; -inf becomes probability 0 after the softmax
+    # 1. similarity of every query with every key (scaling q touches T*D numbers, the scores T*S)
+    scores = (q * scale) @ k.transpose(-2, -1)  # (B, H, T, S)
+    # 2. forbid what may not be seen: -inf becomes probability 0 after the softmax. Added as a
+    #    (T, S) term rather than filled into the (B, H, T, S) scores: an addition's backward is free
     if is_causal:
         mask = combine_masks(mask, causal_mask(T, S, device=q.device))
     if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
+        blocked = torch.zeros(mask.shape, dtype=scores.dtype, device=q.device)
+        blocked.masked_fill_(~mask, float("-inf"))  # 0 where allowed, -inf where not
+        bias = blocked if bias is None else bias + blocked
+    # 3. position information that is not in q and k (ALiBi slopes, T5 buckets), with the mask
+    if bias is not None:
+        scores = scores + bias
     # 4. normalise each query's scores into a distribution over the keys
     # subtle: a row with every key masked would be all -inf -> NaN; it only happens for pad
     # queries, whose outputs nobody reads, and F.scaled_dot_product_attention gives NaN there too.
@@ -107,7 +110,7 @@ def repeat_kv_heads(k: Tensor, v: Tensor, n_head: int) -> tuple[Tensor, Tensor]:
     return k.repeat_interleave(repeat, dim=1), v.repeat_interleave(repeat, dim=1)
 
 
-WRITTEN_OUT_MAX_KEYS = 384  # CPU bf16 training: the written-out attention up to this many keys
+WRITTEN_OUT_MAX_KEYS = 512  # CPU bf16 training: the written-out attention up to this many keys
 
 
 def fused_attention(
@@ -133,8 +136,9 @@ def fused_attention(
     bf16 training on a CPU with at most ``WRITTEN_OUT_MAX_KEYS`` keys goes to the written-out
     :func:`scaled_dot_product_attention` instead: there the whole (T, S) weight matrix is small, and
     four batched matmuls beat the flash kernel's backward (forward + backward of 8 x 6 heads at
-    T = 256, D = 64 on two cores: 25 ms written out vs 39 ms fused; equal at T = 512, fused
-    faster beyond). fp32 and inference keep the fused kernel, which wins there.
+    T = 256, D = 64 on two cores: 15-19 ms written out vs 39 ms fused; 16 vs 23 ms for 2 x 6 heads
+    at T = 512; at T = 1024 the fused kernel is faster). fp32 and inference keep the fused kernel,
+    which wins there.
     """
     T, S = q.size(-2), k.size(-2)
     if (
