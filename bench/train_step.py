@@ -66,9 +66,12 @@ def matmul_gflops(device: str, dtype: torch.dtype, n: int = 2048, rounds: int = 
 
 
 def shaped_matmul_gflops(
-    model: torch.nn.Module, tokens: int, device: str, dtype: torch.dtype, rounds: int = 3
+    model: torch.nn.Module, tokens: int, device: str, dtype: torch.dtype, rounds: int = 7
 ):
-    """GFLOP/s of the step's own weight products (forward + both backward ones), timed alone."""
+    """GFLOP/s of the step's own weight products (forward + both backward ones), timed alone.
+
+    Each product's time is the median of ``rounds`` runs: on a shared machine a mean of three
+    moved this yardstick by 30% between rounds."""
     shapes = sorted(
         {(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)}
     )
@@ -84,12 +87,14 @@ def shaped_matmul_gflops(
             c = a @ b  # warm up; then write into the same output, so no allocation is timed
             if device == "cuda":
                 torch.cuda.synchronize()
-            start = time.perf_counter()
+            times = []
             for _ in range(rounds):
+                start = time.perf_counter()
                 torch.mm(a, b, out=c)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            seconds += n * (time.perf_counter() - start) / rounds
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - start)
+            seconds += n * statistics.median(times)
             flops += n * 2 * tokens * i * o
     return flops / seconds / 1e9
 
