@@ -34,7 +34,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from llmlab import assets
 from llmlab.cli.console import err_console
-from llmlab.embeddings.vectors import WordVectors
+from llmlab.embeddings.vectors import WordVectors, normalised
 from llmlab.errors import LLMLabError
 
 ASSET = "word-similarity-sets"  # gensim's test data: questions-words.txt, wordsim353.tsv, simlex999.txt
@@ -136,8 +136,9 @@ def evaluate_analogies(
         for start in range(0, len(q), batch_size):
             batch = q[start : start + batch_size]
             # 1. the query b - a + c, each term a unit vector, divided by the total weight 3, normalised
-            mean = (wv.unit[batch[:, 2]] + wv.unit[batch[:, 3]] - wv.unit[batch[:, 1]]) / 3  # (B, D)
-            mean /= np.linalg.norm(mean, axis=1, keepdims=True)
+            mean = normalised(
+                (wv.unit[batch[:, 2]] + wv.unit[batch[:, 3]] - wv.unit[batch[:, 1]]) / 3
+            )  # (B, D)
             # 2. cosine with every word; subtle: dividing by the norms (not using unit rows) follows
             # gensim's arithmetic, so near-ties break the same way
             scores = (torch.from_numpy(mean) @ vectors.T) / norms  # (B, V')

@@ -48,6 +48,14 @@ class OOVError(LLMLabError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+def normalised(x: np.ndarray) -> np.ndarray:
+    """``x`` scaled to length 1 along its last axis (a vector, or every row of a matrix).
+
+    subtle: an all-zero vector would divide by zero; it stays zero (cosine 0 with everything).
+    """
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), np.finfo(np.float32).tiny)
+
+
 class WordVectors:
     """``words`` (V,) and their ``vectors`` (V, D); row ``i`` belongs to ``words[i]``.
 
@@ -96,9 +104,7 @@ class WordVectors:
     def unit(self) -> np.ndarray:
         """The rows scaled to length 1, (V, D) float32; made once, on first use."""
         if self._unit is None:
-            # subtle: an all-zero row would divide by zero; it stays zero (cosine 0 with everything)
-            norms = np.maximum(self.norms, np.finfo(np.float32).tiny)  # (V,)
-            self._unit = self.vectors / norms[:, None]  # (V, D)
+            self._unit = normalised(self.vectors)  # (V, D)
         return self._unit
 
     def index(self, word: str) -> int:
@@ -140,8 +146,7 @@ class WordVectors:
         mean = np.zeros(self.dim, dtype=np.float32)
         for q, weight in terms:
             mean += weight * self._unit_query(q)
-        mean /= len(terms)
-        mean /= max(float(np.linalg.norm(mean)), np.finfo(np.float32).tiny)
+        mean = normalised(mean / len(terms))
         scores = self.unit[:restrict] @ mean  # (V,)
         return self._top(scores, topn, exclude=self._query_rows(positive + negative))
 
@@ -188,8 +193,7 @@ class WordVectors:
         if len(words) < 2:
             raise LLMLabError("odd one out needs at least two words")
         units = self.unit[[self.index(w) for w in words]]  # (n, D)
-        mean = units.mean(axis=0)
-        mean /= max(float(np.linalg.norm(mean)), np.finfo(np.float32).tiny)
+        mean = normalised(units.mean(axis=0))
         cosines = units @ mean  # (n,)
         return min(zip(cosines.tolist(), words, strict=True))[1]
 
@@ -252,7 +256,7 @@ class WordVectors:
         v = np.asarray(q, dtype=np.float32)
         if v.shape != (self.dim,):
             raise LLMLabError(f"a query vector must have shape ({self.dim},), got {v.shape}")
-        return v / max(float(np.linalg.norm(v)), np.finfo(np.float32).tiny)
+        return normalised(v)
 
     def _query_rows(self, queries: Iterable[Query]) -> set[int]:
         return {self.key_to_index[q] for q in queries if isinstance(q, str) and q in self.key_to_index}
