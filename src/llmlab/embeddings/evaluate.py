@@ -30,10 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from llmlab import assets
-from llmlab.cli.console import err_console
+from llmlab.cli.console import count_bar
 from llmlab.embeddings.vectors import WordVectors, normalised
 from llmlab.errors import LLMLabError
 
@@ -130,8 +129,7 @@ def evaluate_analogies(
     vectors = torch.from_numpy(wv.vectors[:restrict])  # (V', D)
     norms = torch.from_numpy(wv.norms[:restrict])  # (V',)
     q = np.array(questions)  # (N, 5)
-    show = err_console.is_terminal if show_progress is None else show_progress
-    with _progress(show) as bar:
+    with count_bar(show_progress) as bar:
         task = bar.add_task("analogies", total=len(q))
         for start in range(0, len(q), batch_size):
             batch = q[start : start + batch_size]
@@ -233,8 +231,3 @@ def _read_lines(path: Path) -> list[str]:
     if not path.is_file():
         raise LLMLabError(f"{path}: no such file")
     return path.read_text(encoding="utf-8").splitlines()
-
-
-def _progress(show: bool) -> Progress:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    return Progress(*columns, console=err_console, transient=True, disable=not show)

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from torch import Tensor
 
-from llmlab.cli.console import err_console
+from llmlab.cli.console import count_bar
 from llmlab.errors import LLMLabError
 from llmlab.models.sentence import SentenceEncoder
 
@@ -68,10 +67,8 @@ def encode(
     ``show_progress=None`` draws the bar only when stderr is a terminal.
     """
     encoder = encoder or sentence_encoder()
-    show = err_console.is_terminal if show_progress is None else show_progress
-    columns = (TextColumn("embedding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     parts = []
-    with Progress(*columns, console=err_console, transient=True, disable=not show) as bar:
+    with count_bar(show_progress) as bar:
         task = bar.add_task("embedding", total=len(texts))
         step = batch_size * 8  # the encoder sorts each chunk by length so batches hold little padding
         for start in range(0, len(texts), step):
