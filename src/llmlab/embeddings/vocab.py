@@ -60,24 +60,15 @@ def sentences(text: str) -> list[list[str]]:
 def corpus_texts(corpus: str) -> list[str]:
     """The documents of ``corpus``: asset names (comma-separated: "wiki100,shakespeare") or a
     text file or a folder of ``.txt`` files. Every document of an asset is used (all splits)."""
-    from llmlab import data
+    from llmlab.training.corpus import corpus_documents
 
     texts: list[str] = []
     for part in [p.strip() for p in corpus.split(",") if p.strip()]:
-        path = Path(part).expanduser()
-        if path.is_file():
-            texts.append(path.read_text(encoding="utf-8"))
-        elif path.is_dir():
-            files = sorted(path.rglob("*.txt"))
-            if not files:
-                raise LLMLabError(f"{path} holds no .txt files to train on")
-            texts.extend(p.read_text(encoding="utf-8") for p in files)
-        elif part in CORPUS_ASSETS:
-            texts.extend(d.text for d in data.load(part).split("all"))
-        else:
+        if not Path(part).expanduser().exists() and part not in CORPUS_ASSETS:
             raise LLMLabError(
                 f"corpus {part!r} is neither a file, a folder nor a corpus asset ({', '.join(CORPUS_ASSETS)})"
             )
+        texts.extend(corpus_documents(part, splits=("all",)))
     if not texts:
         raise LLMLabError("no corpus given: name an asset (e.g. wiki100,shakespeare) or a text file")
     return texts

@@ -20,8 +20,8 @@ from llmlab.tokenizers.base import Tokenizer
 QUICKSTART_VOCAB = 4096  # the quickstart's tokenizer: byte-level BPE, 4,096 ids with <|endoftext|>
 
 
-def corpus_documents(corpus: str) -> list[str]:
-    """The documents of a corpus dataset (train + validation splits), or of a text file or folder."""
+def corpus_documents(corpus: str, splits: tuple[str, ...] = ("train", "validation")) -> list[str]:
+    """The documents of a text file, a folder of ``.txt`` files, or a corpus dataset's ``splits``."""
     path = Path(corpus).expanduser()
     if path.is_file():
         return [path.read_text(encoding="utf-8")]
@@ -31,7 +31,7 @@ def corpus_documents(corpus: str) -> list[str]:
             raise LLMLabError(f"{path} holds no .txt files to train on")
         return docs
     ds = data.load(corpus)
-    return [d.text for split in ("train", "validation") for d in ds.split(split)]
+    return [d.text for split in splits for d in ds.split(split)]
 
 
 def prepare_tokens(
