@@ -7,7 +7,6 @@ analogy set (``questions-words.txt``), restricted to the trained vocabulary.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +15,7 @@ from rich.table import Table
 
 from llmlab.cli.console import console
 from llmlab.errors import LLMLabError
+from llmlab.training.events import append_jsonl, read_jsonl
 
 PROBE_WORDS = ("king", "france", "love", "war", "day", "computer")  # neighbours printed after training
 METHODS = ("skipgram", "cbow", "glove")
@@ -88,7 +88,7 @@ def train_command(
         extra = {"alpha": alpha} if alpha is not None else {}
         cfg = Word2VecConfig(method=method, negative=negative, sample=sample, **common, **set_, **extra)
         wv = train_word2vec(corpus, cfg, **run)
-    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    metrics = read_jsonl(out / "metrics.jsonl")
     done = metrics[-1]
     speed = f", {done['words_per_s']:,.0f} words/s" if "words_per_s" in done else ""
     console.print(f"{len(wv):,} words x {wv.dim} dims saved to {out / 'vectors.safetensors'}{speed}")
@@ -130,6 +130,5 @@ def report(wv, out: Path) -> float | None:  # noqa: ANN001 (a WordVectors)
         "correct": total.correct,
         "questions": total.total,
     }
-    with open(out / "metrics.jsonl", "a", encoding="utf-8") as f:
-        f.write(json.dumps(row) + "\n")
+    append_jsonl(out / "metrics.jsonl", row)
     return total.accuracy

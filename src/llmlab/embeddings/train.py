@@ -38,6 +38,7 @@ from llmlab.embeddings.vocab import Vocabulary, load_sentences
 from llmlab.embeddings.word2vec import Progress as Step
 from llmlab.embeddings.word2vec import Word2Vec, Word2VecConfig
 from llmlab.errors import LLMLabError
+from llmlab.training.events import append_jsonl
 
 Corpus = str | Sequence[Sequence[str]]  # asset names / a path, or sentences of words
 
@@ -90,8 +91,7 @@ class Run:
 
     def log(self, row: dict[str, Any]) -> None:
         if self.out is not None:
-            with open(self.out / "metrics.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(row) + "\n")
+            append_jsonl(self.out / "metrics.jsonl", row)
 
     def snapshot(self, vectors: torch.Tensor | np.ndarray, at: int, **meta: Any) -> None:
         """The tracked words' rows after ``at`` units, as ``snapshots/NNN-<unit>-<at>.safetensors``."""

@@ -215,11 +215,7 @@ class JsonlLog:
         self._f = self.path.open("a", encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
-        # subtle: NaN/inf are not JSON; write them as strings so every line stays parseable
-        clean = {
-            k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()
-        }
-        self._f.write(json.dumps(clean) + "\n")
+        self._f.write(jsonl_line(record))
         self._f.flush()
 
     def close(self) -> None:
@@ -235,6 +231,18 @@ class JsonlLog:
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
         os.replace(tmp, path)
+
+
+def jsonl_line(record: dict[str, Any]) -> str:
+    """``record`` as one JSON line; NaN and inf, which are not JSON, become the strings 'nan', 'inf'."""
+    clean = {k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in record.items()}
+    return json.dumps(clean) + "\n"
+
+
+def append_jsonl(path: str | Path, record: dict[str, Any]) -> None:
+    """Append one record to ``path``, opening and closing it (for writers that log now and then)."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(jsonl_line(record))
 
 
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
