@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from llmlab.embeddings.map_page import render_page
-from llmlab.embeddings.project import normalise, project, project_frames
+from llmlab.embeddings.project import project_frames
 from llmlab.embeddings.vectors import WordVectors
 from llmlab.errors import LLMLabError
 
@@ -102,9 +102,9 @@ def build_map(
     """Project the chosen words to 2D and find each one's nearest neighbours in the whole table."""
     words = [w for w, _ in chosen]
     X = wv.vectors[[wv.index(w) for w in words]]  # (N, D)
-    xy = normalise(project(X, method, seed))  # (N, 2)
+    frames = project_frames([X], method, seed)  # one frame, (N, 2)
     neighbours = [[n for n, _ in wv.most_similar(w, topn=n_neighbours)] for w in words]
-    return WordMap(words, [g for _, g in chosen], [xy], [neighbours])
+    return WordMap(words, [g for _, g in chosen], frames, [neighbours])
 
 
 def build_frames(
