@@ -172,3 +172,10 @@ def test_edit_distance_against_a_plain_recursion() -> None:
         b = "".join(rng.choice(list("abc"), size=rng.integers(0, 7)))
         assert edit_distance(a, b) == reference(a, b)
         assert edit_distance(a, b, limit=1) == min(reference(a, b), 2)
+
+
+def test_lookup_restricts_and_keeps_the_most_frequent_casing() -> None:
+    wv = WordVectors(["the", "Paris", "paris", "rare"], np.eye(4, dtype=np.float32))
+    assert wv.lookup(case_insensitive=True) == {"THE": 0, "PARIS": 1, "RARE": 3}
+    assert wv.lookup(restrict=2) == {"the": 0, "Paris": 1}
+    assert wv.lookup(restrict=2) is wv.lookup(restrict=2)  # built once per setting

@@ -101,7 +101,7 @@ def evaluate_analogies(
     when stderr is a terminal.
     """
     path = Path(path) if path is not None else data_file("questions-words.txt")
-    ok_vocab = _ok_vocab(wv, restrict, case_insensitive)
+    ok_vocab = wv.lookup(restrict, case_insensitive)
     sections, questions, oov = [], [], 0  # questions: (section number, a, b, c, expected) row ids
     n_read = 0
     for line_no, line in enumerate(_read_lines(path), start=1):
@@ -170,7 +170,7 @@ def evaluate_pairs(
     ``path`` defaults to ``wordsim353.tsv`` from the assets; lines starting with ``#`` are comments.
     """
     path = Path(path) if path is not None else data_file("wordsim353.tsv")
-    ok_vocab = _ok_vocab(wv, restrict, case_insensitive)
+    ok_vocab = wv.lookup(restrict, case_insensitive)
     gold, model, oov = [], [], 0
     for line in _read_lines(path):
         if not line or line.startswith("#"):
@@ -217,14 +217,6 @@ def rank(x: list[float] | np.ndarray) -> np.ndarray:
             ranks[order[start:end]] = (start + 1 + end) / 2  # mean of start+1 .. end
             start = end
     return ranks
-
-
-def _ok_vocab(wv: WordVectors, restrict: int, case_insensitive: bool) -> dict[str, int]:
-    """Spelling -> row among the first ``restrict`` words; in upper case, the most frequent casing wins."""
-    ok: dict[str, int] = {}
-    for i, w in enumerate(wv.words[:restrict]):
-        ok.setdefault(w.upper() if case_insensitive else w, i)
-    return ok
 
 
 def _read_lines(path: Path) -> list[str]:

@@ -78,7 +78,9 @@ class WordVectors:
             raise LLMLabError(f"the word {dup!r} appears twice: each word needs exactly one vector")
         self.metadata = dict(metadata or {})
         self._unit: np.ndarray | None = None
+        self._norms: np.ndarray | None = None
         self._spelling: dict[str, list[int]] | None = None
+        self._lookups: dict[tuple[int | None, bool], dict[str, int]] = {}
 
     # --- the table --------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -97,8 +99,10 @@ class WordVectors:
 
     @property
     def norms(self) -> np.ndarray:
-        """||vectors[i]|| for every row, (V,)."""
-        return np.linalg.norm(self.vectors, axis=1)
+        """||vectors[i]|| for every row, (V,); computed once, on first use."""
+        if self._norms is None:
+            self._norms = np.linalg.norm(self.vectors, axis=1)
+        return self._norms
 
     @property
     def unit(self) -> np.ndarray:
@@ -116,6 +120,17 @@ class WordVectors:
                 f"{word!r} is not in the vocabulary ({len(self):,} words); nearest spellings: {near}"
             )
         return i
+
+    def lookup(self, restrict: int | None = None, case_insensitive: bool = False) -> dict[str, int]:
+        """Spelling -> row among the first ``restrict`` words (gensim's ``ok_vocab``); upper-cased
+        when ``case_insensitive``, where the most frequent casing wins. Built once per setting."""
+        key = (restrict, case_insensitive)
+        if key not in self._lookups:
+            ok: dict[str, int] = {}
+            for i, w in enumerate(self.words[:restrict]):
+                ok.setdefault(w.upper() if case_insensitive else w, i)
+            self._lookups[key] = ok
+        return self._lookups[key]
 
     def vector(self, word: str, norm: bool = False) -> np.ndarray:
         """The (D,) vector of ``word`` (a copy; unit length when ``norm``)."""
