@@ -11,8 +11,9 @@ they differ in what they remove:
 :func:`layer_norm` and :func:`rms_norm` are the formulas written out; :class:`LayerNorm` and
 :class:`RMSNorm` run PyTorch's fused kernels, which compute the same things in one pass over memory
 instead of about nine, and with one operator call instead of five: when decoding one token at a
-time the calls, not the arithmetic, are the cost (tested equal). RMSNorm computes in float32 even for half-precision input and casts back *before* the weight,
-as LLaMA's reference code does, so bf16 runs stay close to fp32 ones.
+time the calls, not the arithmetic, are the cost (tested equal). RMSNorm computes in float32
+even for half-precision input and casts back *before* the weight, as LLaMA's reference code
+does, so bf16 runs stay close to fp32 ones.
 """
 
 from __future__ import annotations
