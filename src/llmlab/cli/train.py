@@ -38,7 +38,10 @@ def train_command(
     grad_accum: Annotated[int, typer.Option(help="Micro-batches per optimizer step.")] = 1,
     lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 6e-4,
     warmup: Annotated[int, typer.Option(help="Linear warmup steps.")] = 100,
-    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast).")] = "fp32",
+    precision: Annotated[
+        str,
+        typer.Option(help="fp32, bf16 or fp16 (autocast). bf16 ran about 2x fp32 on 2-core Xeons with AMX."),
+    ] = "fp32",
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or mps.")] = "auto",
     compile: Annotated[bool, typer.Option(help="torch.compile the model.")] = False,
     fsdp: Annotated[
