@@ -343,6 +343,11 @@ class Word2Vec:
         if last[0] < N * cfg.epochs:  # the end of the run, unless the forked workers' last poll said so
             report(Progress(cfg.epochs - 1, N * cfg.epochs, N * cfg.epochs, cfg.min_alpha, 0.0, 0))
 
+    def lr_at(self, words: int, total: int) -> float:
+        """The learning rate after ``words`` of the run's ``total``: alpha falling linearly to min_alpha."""
+        cfg = self.cfg
+        return max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * words / total)
+
     def _train_forked(
         self, ids: np.ndarray, sentence: np.ndarray, chunks: list[tuple[int, int]],
         report: Callable[[Progress], None], on_epoch_end: Callable[[int], None] | None,
@@ -382,7 +387,7 @@ class Word2Vec:
                         done = not any(w.is_alive() for w in workers)  # before the read: the last has all
                         now = stats.sum(0).numpy()
                         words = epoch * N + int(now[0])
-                        lr = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * words / total)
+                        lr = self.lr_at(words, total)
                         loss, pairs = float(now[1] - seen[1]), int(now[2] - seen[2])
                         if pairs:
                             report(Progress(epoch, words, total, lr, loss, pairs))
@@ -449,7 +454,7 @@ class Word2Vec:
         total = N * cfg.epochs
         for first, pairs, *batch in batches:  # 4.
             words = epoch * N + a + (b - a) * first // len(w)  # corpus words before this batch
-            lr = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * words / total)
+            lr = self.lr_at(words, total)
             report(Progress(epoch, words, total, lr, self._step(*batch, lr), pairs))
 
     def _step(
