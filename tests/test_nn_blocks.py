@@ -312,17 +312,22 @@ def test_moe_bad_top_k_message():
 
 
 @pytest.mark.parametrize("interleaved", [False, True])
-def test_rope_inference_and_training_paths_agree_bit_for_bit(interleaved):
+def test_rope_tables_equal_the_written_formula_bit_for_bit(interleaved):
     from llmlab.nn.rope import apply_rope
 
     x = torch.randn(2, 3, 7, 16, requires_grad=True)
-    angles = torch.outer(torch.arange(7).float(), rope_frequencies(16))
+    angles = torch.outer(torch.arange(4, 11).float(), rope_frequencies(16))
+    formula = apply_rope(x, angles.cos(), angles.sin(), interleaved)  # the pairs written out
+    rope = RotaryEmbedding(16, 32, interleaved=interleaved)
     with torch.no_grad():
-        fast = apply_rope(x, angles.cos(), angles.sin(), interleaved)
-    slow = apply_rope(x, angles.cos(), angles.sin(), interleaved)
-    assert torch.equal(fast, slow)
-    slow.sum().backward()  # the training path carries gradients
-    assert x.grad is not None and x.grad.abs().sum() > 0
+        fast, _ = rope(x, x, offset=4)  # inference: built in place
+    slow, _ = rope(x, x, offset=4)  # training: plain ops
+    assert torch.equal(fast, formula) and torch.equal(slow, formula)
+    slow.sum().backward()  # the training path carries gradients: those of apply_rope
+    grad, x.grad = x.grad, None
+    formula.sum().backward()
+    assert_close(grad, x.grad)
+    assert grad.abs().sum() > 0
 
 
 def test_swiglu_inference_and_training_paths_agree_bit_for_bit():
@@ -332,3 +337,16 @@ def test_swiglu_inference_and_training_paths_agree_bit_for_bit():
         fast = ff(x)
     slow = ff(x)
     assert slow.requires_grad and torch.equal(fast, slow)
+
+
+def test_dropout_skips_the_call_only_when_it_is_the_identity():
+    from llmlab.nn.dropout import Dropout
+
+    x = torch.randn(4, 8, 16)
+    assert Dropout(0.0)(x) is x  # p = 0: the input itself, no operator call
+    assert Dropout(0.3).eval()(x) is x  # eval mode likewise
+    ours, ref = Dropout(0.3), torch.nn.Dropout(0.3)  # training with p > 0: torch's dropout, same draws
+    torch.manual_seed(5)
+    a = ours(x)
+    torch.manual_seed(5)
+    assert torch.equal(a, ref(x)) and (a == 0).any()

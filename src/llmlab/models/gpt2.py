@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from llmlab.models.base import ModelConfig, ModelError, ModelOutput, check_context, lm_loss
 from llmlab.nn.attention import padding_mask
+from llmlab.nn.dropout import Dropout
 from llmlab.nn.feedforward import MLP
 from llmlab.nn.kv_cache import KVCache
 from llmlab.nn.multihead import MultiHeadAttention
@@ -79,7 +80,7 @@ class Block(nn.Module):
         self.attn = MultiHeadAttention(cfg.d_model, cfg.n_head, bias=cfg.bias, dropout=cfg.dropout)
         self.ln_2 = LayerNorm(cfg.d_model, cfg.norm_eps, bias=cfg.bias)
         self.mlp = MLP(cfg.d_model, cfg.d_ff, activation="gelu_tanh", bias=cfg.bias)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
 
     def forward(self, x: Tensor, **attn_kwargs) -> tuple[Tensor, Tensor | None]:
         a, att = self.attn(self.ln_1(x), is_causal=True, **attn_kwargs)
@@ -96,7 +97,7 @@ class GPT2(nn.Module):
         self.config = cfg
         self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
         self.pos_emb = LearnedPositions(cfg.max_seq_len, cfg.d_model)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
         self.final_norm = LayerNorm(cfg.d_model, cfg.norm_eps, bias=cfg.bias)
         self.head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)

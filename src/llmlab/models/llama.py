@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from llmlab.models.base import ModelConfig, ModelError, ModelOutput, check_context, lm_loss
 from llmlab.nn.attention import padding_mask
+from llmlab.nn.dropout import Dropout
 from llmlab.nn.feedforward import SwiGLU
 from llmlab.nn.kv_cache import KVCache
 from llmlab.nn.multihead import MultiHeadAttention
@@ -92,7 +93,7 @@ class Block(nn.Module):
         )
         self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.mlp = SwiGLU(cfg.d_model, cfg.d_ff)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
 
     def forward(self, x: Tensor, **attn_kwargs) -> tuple[Tensor, Tensor | None]:
         a, att = self.attn(self.attn_norm(x), is_causal=True, **attn_kwargs)
