@@ -35,6 +35,16 @@ def test_generate_greedy_with_candidates(real_assets, capsys) -> None:
     assert "' Paris' 0.77" in out  # the model's own probability, shown per step
 
 
+def test_generate_candidates_mark_the_tokens_a_knob_removed(real_assets, capsys) -> None:
+    real_assets("smollm2-135m-instruct")
+    args = ("generate", "The capital of France is", "--temperature", "0.7", "--top-p", "0.9", "--seed", "1")
+    code, out, _ = run(capsys, *args, "--max-tokens", "1", "--show-top", "4")
+    assert code == 0
+    rows = {line.split("│")[3].strip(): line for line in out.splitlines() if line.count("│") >= 4}
+    assert "' Paris' 1.00  (+3 removed)" in rows["top_p"]  # top-p kept only ' Paris' of the four
+    assert "' London' 3e-03" in rows["temperature"]  # small but not zero: not printed as 0.00
+
+
 def test_generate_seeded_samples_repeat(real_assets, capsys) -> None:
     real_assets("smollm2-135m-instruct")
     args = ("generate", "Once upon a time", "--max-tokens", "8", "-n", "2", "--seed", "3", "--top-p", "0.9")

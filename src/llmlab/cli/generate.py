@@ -118,9 +118,17 @@ def _show_candidates(steps) -> None:
     table.add_column("candidates (probability)")
     for step in steps:
         for j, (stage, cands) in enumerate(step.top):
-            cells = "  ".join(f"{c.text!r} {c.prob:.2f}" for c in cands)
+            kept = [c for c in cands if c.prob > 0]  # a knob that removed a token set its probability to 0
+            cells = "  ".join(f"{c.text!r} {_prob(c.prob)}" for c in kept)
+            if len(kept) < len(cands):
+                cells += f"  (+{len(cands) - len(kept)} removed)" if kept else "(all removed)"
             table.add_row(str(step.index) if j == 0 else "", repr(step.text) if j == 0 else "", stage, cells)
     console.print(table)
+
+
+def _prob(p: float) -> str:
+    """0.77, 0.06 ... and small ones as 3e-03 rather than a misleading 0.00."""
+    return f"{p:.2f}" if p >= 0.005 else f"{p:.0e}"
 
 
 def chat_command(
