@@ -182,7 +182,12 @@ class Trainer:
         if self.val_batches is not None and (last or cfg.eval_every and self.step % cfg.eval_every == 0):
             info.val = self._evaluate()
             self._say(
-                f"step {self.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in info.val.items() if k != "step")
+                f"step {self.step}: "
+                + ", ".join(
+                    f"{k} {v:,.1f}" if k == "val_ppl" else f"{k} {v:.4f}"
+                    for k, v in info.val.items()
+                    if k != "step"
+                )
             )
         if last or cfg.ckpt_every and self.step % cfg.ckpt_every == 0:
             self._save()
