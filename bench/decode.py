@@ -136,7 +136,13 @@ def main() -> None:
             f"Script: `bench/decode.py`. {weights}; prompt of {len(prompt)} tokens (chat template), "
             f"{new} new tokens, batch 1, fp32, {torch.get_num_threads()} threads. Tokens checked identical "
             f"first (cache, no cache, transformers); {rounds} rounds timing all three in rotating order; "
-            "tokens/s are medians, ratios the medians of each round's ratios.\n\n" + "\n".join(rows) + "\n"
+            "tokens/s are medians, ratios the medians of each round's ratios.\n\n"
+            + "\n".join(rows)
+            + "\n\nThe rounds' cache / no-cache ratios: "
+            + ", ".join(f"{n / c:.1f}" for n, c in zip(times["no cache"], times["cache"], strict=True))
+            + "; ours / transformers: "
+            + ", ".join(f"{h / c:.2f}" for h, c in zip(times["transformers"], times["cache"], strict=True))
+            + ".\n"
         )
 
 
