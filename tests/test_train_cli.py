@@ -117,6 +117,7 @@ def test_quickstart_trains_reports_and_samples(real_assets, tmp_path, capsys) ->
     assert "temperature 0.5" in out and "temperature 1.1" in out and "perplexity" in out
     report = (tmp_path / "qs" / "report.md").read_text()
     assert "validation perplexity" in report and "ROMEO:" in report
+    assert "no golden band for gpt2-debug" in out and "| against the golden band | no golden band" in report
     assert (tmp_path / "qs" / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "data:image/png;base64," in (tmp_path / "qs" / "report.html").read_text()
 
@@ -160,3 +161,21 @@ def test_train_under_torchrun_splits_the_work_and_speaks_once(corpus_and_tokeniz
     exported = from_pretrained(tmp_path / "run" / "model").state_dict()
     for name, t in saved.model.items():
         assert torch.equal(exported[name], t), name
+
+
+@pytest.mark.parametrize(
+    ("preset", "steps", "loss", "verdict"),
+    [
+        ("gpt-mini", 295, 5.16, "inside the golden band 4.86-5.46 nats (for 295 steps of gpt-mini): a normal run"),
+        ("gpt-mini", 118, 5.73, "as expected: only 118 steps fitted in the time budget on this machine; "
+                                "llmlab quickstart --steps 295 compares like with like"),
+        ("gpt-mini", 300, 5.73, "after 300 steps: the model learned less than it should"),
+        ("gpt-mini", 600, 4.60, "below the golden band 4.86-5.46 nats (for 295 steps of gpt-mini), as expected: 600 steps"),
+        ("gpt-mini", 295, 4.60, "check that validation text did not leak into training"),
+        ("gpt2-debug", 12, 7.9, "no golden band for gpt2-debug"),
+    ],
+)  # fmt: skip
+def test_the_quickstart_judges_its_loss_against_the_golden_band(preset, steps, loss, verdict) -> None:
+    from llmlab.cli.quickstart_run import band_verdict
+
+    assert verdict in band_verdict(preset, steps, loss)

@@ -15,6 +15,28 @@ BATCH = 8
 PROMPT = "ROMEO:"
 TEMPERATURES = (0.5, 0.8, 1.1)
 QUESTION = "In one sentence, what does a language model learn during pretraining?"
+# docs/training.md, "The golden loss band": the default run (gpt-mini) measured on a 2-core machine
+GOLDEN_PRESET, GOLDEN_STEPS, GOLDEN_LOSS, GOLDEN_WIDTH = "gpt-mini", 295, 5.16, 0.3
+
+
+def band_verdict(preset: str, steps: int, val_loss: float) -> str:
+    """Is this quickstart's validation loss normal? One sentence against the golden band."""
+    low, high = GOLDEN_LOSS - GOLDEN_WIDTH, GOLDEN_LOSS + GOLDEN_WIDTH
+    band = f"the golden band {low:.2f}-{high:.2f} nats (for {GOLDEN_STEPS} steps of {GOLDEN_PRESET})"
+    if preset != GOLDEN_PRESET:
+        return f"no golden band for {preset}: {band} applies to the default model only"
+    if low <= val_loss <= high:
+        return f"inside {band}: a normal run"
+    if val_loss > high and steps < 0.9 * GOLDEN_STEPS:
+        return (
+            f"above {band}, as expected: only {steps} steps fitted in the time budget on this machine; "
+            f"llmlab quickstart --steps {GOLDEN_STEPS} compares like with like"
+        )
+    if val_loss > high:
+        return f"above {band} after {steps} steps: the model learned less than it should (docs/training.md)"
+    if steps > 1.1 * GOLDEN_STEPS:
+        return f"below {band}, as expected: {steps} steps fitted in the time budget on this machine"
+    return f"below {band} after {steps} steps: check that validation text did not leak into training"
 
 
 def _step(n: int, total: int, what: str) -> None:
@@ -95,6 +117,7 @@ def pretrain_and_report(
             f"\nvalidation: loss {final['val_loss']:.3f} nats/token, perplexity {final['val_ppl']:.1f} "
             f"(a uniform guess over {VOCAB:,} tokens would be {VOCAB:,}), {final.get('val_bpb', math.nan):.3f} bits per byte"
         )
+        console.print(band_verdict(preset, result.step, final["val_loss"]))
 
     _step(7, total, "writing the report")
     export = out / "model"
@@ -149,6 +172,9 @@ def _sections(preset, model, check, cfg, result, final, samples, seconds, export
         f"| steps | {result.step} of {cfg.batch_size} x {check.seq_len} tokens ({result.tokens:,} tokens) |",
         f"| first / last training loss | {first:.3f} / {result.losses[-1]:.3f} |" if result.losses else "",
         f"| validation loss | {final.get('val_loss', math.nan):.3f} nats/token |",
+        f"| against the golden band | {band_verdict(preset, result.step, final['val_loss'])} |"
+        if final
+        else "",
         f"| validation perplexity | {final.get('val_ppl', math.nan):.1f} |",
         f"| bits per byte | {final.get('val_bpb', math.nan):.3f} |",
         f"| speed | {check.tokens_per_second:,.0f} tokens/s (preflight) |",
