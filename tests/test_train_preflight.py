@@ -16,6 +16,14 @@ def tiny() -> GPT2:
     return GPT2(GPT2Config.from_name("gpt2-debug"))
 
 
+def test_measured_step_time_is_the_median_so_one_slow_step_does_not_set_the_run(monkeypatch) -> None:
+    from llmlab.training import preflight as pf
+
+    clock = iter([0.0, 1.0, 10.0, 20.0, 30.0, 31.0])  # three timed steps of 1 s, 10 s (a hiccup), 1 s
+    monkeypatch.setattr(pf.time, "perf_counter", lambda: next(clock))
+    assert pf.measure_step(tiny(), 2, 16, timed_steps=3) == 1.0  # a mean would say 4 s
+
+
 def test_preflight_counts_memory_and_times_a_step() -> None:
     model = tiny()
     result = preflight(model, batch_size=4, seq_len=32, time_budget_s=3600, timed_steps=1)

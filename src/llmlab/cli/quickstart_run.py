@@ -83,8 +83,8 @@ def pretrain_and_report(
 
     _step(4, total, f"preflight: a {preset} model on this machine, {minutes:g} minutes of training")
     model = registry.build_decoder(preset, tok.vocab_size, SEQ_LEN)
-    with err_console.status("timing one training step..."):
-        check = preflight(model, BATCH, SEQ_LEN, time_budget_s=minutes * 60, timed_steps=1)
+    with err_console.status("timing three training steps..."):
+        check = preflight(model, BATCH, SEQ_LEN, time_budget_s=minutes * 60, timed_steps=3)
     console.print("      " + check.summary().replace("\n", "\n      "))
     n_steps = steps or max(10, int(check.steps_in_budget * 0.9))
 

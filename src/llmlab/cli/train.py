@@ -210,7 +210,8 @@ def _plan(model: Any, o: dict[str, Any]) -> tuple[int, int, int]:
     batch_size, seq_len = o["batch_size"], o["seq_len"]
     with err_console.status("preflight: timing a training step on this machine..."):
         device = _resolve_device(o["device"])
-        kwargs = dict(device=device, precision=o["precision"], grad_accum=o["grad_accum"], timed_steps=1)
+        timed = 3 if o["time_budget"] else 1  # the step count follows from it: a median resists one slow step
+        kwargs = dict(device=device, precision=o["precision"], grad_accum=o["grad_accum"], timed_steps=timed)
         mem = o["memory_budget"] * GiB if o["memory_budget"] else None
         if o["fit"]:
             check = fit(

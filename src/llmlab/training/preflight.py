@@ -15,8 +15,8 @@ so every run answers it first, from three numbers:
      logits (``B * T * V`` floats, kept twice by the loss). Recurrent models keep their gates
      and states: ``B * T * d_hidden * (gates + 2) * 4`` bytes per layer.
 
-3. **time per step**, measured: a warm-up step, then ``timed_steps`` real forward + backward +
-   optimizer steps on random tokens, on this device, with these settings.
+3. **time per step**, measured: a warm-up step, then the median of ``timed_steps`` real forward +
+   backward + optimizer steps on random tokens, on this device, with these settings.
 
 :func:`fit` then shrinks the batch (then the context) until the memory and time budgets are
 met, and :func:`preflight` warns when the number of steps that fit in the time budget is too
@@ -25,6 +25,7 @@ small for the loss to fall below its starting plateau.
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass, field
 
@@ -90,7 +91,8 @@ def measure_step(
     grad_accum: int = 1, timed_steps: int = 2,
 ) -> float:  # fmt: skip
     """Seconds per optimizer step, timed on random tokens after one warm-up step (on a copy: the
-    model itself is left untouched)."""
+    model itself is left untouched). With several timed steps, the median: one step caught in a
+    slow spell of a shared machine would otherwise set the whole run's step count."""
     import copy
 
     model = copy.deepcopy(model).to(device).train()
@@ -111,10 +113,12 @@ def measure_step(
             torch.cuda.synchronize()
 
     step()  # warm-up: allocator, kernel selection
-    start = time.perf_counter()
+    times = []
     for _ in range(timed_steps):
+        start = time.perf_counter()
         step()
-    return (time.perf_counter() - start) / timed_steps
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def preflight(
