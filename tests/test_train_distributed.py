@@ -10,6 +10,7 @@ between GPUs is not covered here (the GPU tests run one process).
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -75,6 +76,30 @@ def test_world_size_one_equals_the_plain_run_and_resumes(tmp_path: Path, fsdp: b
         assert torch.equal(saved.model[name], t), name
 
 
+def test_the_wrapper_is_freed_when_train_returns(tmp_path: Path) -> None:
+    """DDP's reducer holds the process group: left to a later garbage collection (at interpreter
+    exit, under torchrun) its gloo threads could abort the process after a finished run."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    def wrappers() -> int:
+        return sum(type(o) is DistributedDataParallel for o in gc.get_objects())
+
+    gc.collect()
+    before = wrappers()
+    with gloo_group():
+        gc.disable()  # only reference counting may free it, as at the end of a script
+        try:
+            train(
+                tiny_gpt(),
+                config(tmp_path / "run", steps=2, warmup=1, eval_every=0, ckpt_every=0),
+                *sources(),
+            )
+            after = wrappers()
+        finally:
+            gc.enable()
+    assert after == before
+
+
 SCRIPT = Path(__file__).with_name("ddp_script.py")
 
 
@@ -98,6 +123,12 @@ def test_two_processes_equal_one_process_on_both_batches(tmp_path: Path, fsdp: b
     assert saved.state["data"][0] != saved.state["data"][1]  # the ranks read different batches
     assert sorted(saved.model) == sorted(reference.model)
     for name, t in reference.model.items():  # averaged gradients = the gradient of the batch of 8
+        if name.endswith("attn.k.bias"):
+            # subtle: softmax ignores a shift shared by all keys, so this bias has no gradient in exact
+            # arithmetic; AdamW then steps on rounding noise (~1e-11), which differs with the order of
+            # the sums. The value is noise either way: check that it stays noise-sized.
+            assert saved.model[name].abs().max() < 1e-4 and t.abs().max() < 1e-4, name
+            continue
         torch.testing.assert_close(saved.model[name], t, rtol=1e-4, atol=1e-5, msg=name)
     ours = saved.state["metrics"]["val"]["val_loss"]
     assert ours == pytest.approx(reference.state["metrics"]["val"]["val_loss"], rel=1e-5)

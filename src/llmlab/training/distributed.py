@@ -21,6 +21,7 @@ Without ``torchrun`` (and with no process group set up by the caller) everything
 
 from __future__ import annotations
 
+import gc
 import os
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -70,7 +71,18 @@ def setup(device: str) -> DistInfo:
 
 
 def teardown(info: DistInfo) -> None:
+    """End of a distributed run: free what holds the group, then leave it (together) if we joined it.
+
+    DDP's reducer holds the process group and sits in reference cycles, so only a garbage
+    collection frees it; left to chance, that can happen at interpreter exit, where gloo's
+    threads may abort the finished process. The caller drops its own references first. The
+    barrier keeps a rank from closing its connections while another still talks to it.
+    """
+    if not info.enabled:
+        return
+    gc.collect()
     if info.owned and dist.is_initialized():
+        barrier(info)
         dist.destroy_process_group()
 
 

@@ -90,6 +90,9 @@ class Trainer:
             for log in (self.jsonl, self.tb):
                 if log is not None:
                     log.close()
+            # subtle: let go of the wrapper (and the stop flag, whose callback points back here) so
+            # that teardown's collection frees it while the process group is still there
+            self.model = self.forward = self.opt = self.stop = None
             distributed.teardown(self.info)
         return TrainResult(
             self.run_dir, self.step, status, self.losses, self.evals, self.checkpoint, self.tokens,
