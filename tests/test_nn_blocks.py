@@ -114,6 +114,57 @@ def test_multihead_equals_torch_multihead_attention():
     assert_close(ours(x, is_causal=True)[0], ref_out, **TOL)  # fused path
 
 
+def test_training_path_packs_qkv_and_equals_torch_multihead_attention_with_gradients():
+    C, H = 32, 4
+    ours = MultiHeadAttention(C, H)
+    ref = torch.nn.MultiheadAttention(C, H, batch_first=True)  # torch packs q, k, v in in_proj too
+    with torch.no_grad():
+        ref.in_proj_weight.copy_(torch.cat([ours.q.weight, ours.k.weight, ours.v.weight]))
+        ref.in_proj_bias.copy_(torch.cat([ours.q.bias, ours.k.bias, ours.v.bias]))
+        ref.out_proj.weight.copy_(ours.o.weight)
+        ref.out_proj.bias.copy_(ours.o.bias)
+    x = torch.randn(2, 9, C, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_()
+    out = ours(x, is_causal=True)[0]
+    ref_out = ref(x_ref, x_ref, x_ref, attn_mask=~causal_mask(9), need_weights=False)[0]
+    assert_close(out, ref_out, **TOL)
+    g = torch.randn_like(out)
+    out.backward(g)
+    ref_out.backward(g)
+    assert_close(x.grad, x_ref.grad, **TOL)
+    packed_grad = torch.cat([ours.q.weight.grad, ours.k.weight.grad, ours.v.weight.grad])
+    assert_close(packed_grad, ref.in_proj_weight.grad, **TOL)
+    assert_close(
+        torch.cat([ours.q.bias.grad, ours.k.bias.grad, ours.v.bias.grad]), ref.in_proj_bias.grad, **TOL
+    )
+
+
+@pytest.mark.parametrize("n_kv_head", [4, 2, 1], ids=["mha", "gqa", "mqa"])
+def test_packed_and_separate_projections_agree(n_kv_head):
+    attn = MultiHeadAttention(32, 4, n_kv_head=n_kv_head, bias=False)
+    x = torch.randn(2, 7, 32)
+    with torch.no_grad():  # inference: three separate products
+        separate = attn(x, is_causal=True)[0]
+    packed = attn(x, is_causal=True)[0]  # gradients on: one packed product
+    assert packed.requires_grad
+    assert_close(packed, separate, **TOL)
+
+
+def test_a_wrapped_projection_is_never_packed_away():
+    class Shifted(torch.nn.Linear):  # stands for an adapter around a projection (LoRA, quantised...)
+        def forward(self, x):
+            return super().forward(x) + 1.0
+
+    attn = MultiHeadAttention(16, 2)
+    plain = attn(torch.ones(1, 3, 16), is_causal=True)[0]
+    shifted = Shifted(16, 16)
+    shifted.load_state_dict(attn.v.state_dict())
+    attn.v = shifted
+    out = attn(torch.ones(1, 3, 16), is_causal=True)[0]
+    # every value row gains 1, so the output gains o(1) = W_o 1 (attention weights sum to 1)
+    assert_close(out - plain, (attn.o.weight.sum(dim=1)).expand_as(out), **TOL)
+
+
 def test_gqa_with_one_query_head_per_kv_head_is_mha_and_mqa_is_shared_kv():
     C, H, D = 32, 4, 8
     x = torch.randn(2, 6, C)
