@@ -47,6 +47,15 @@ PAIRS = {
         lambda p: Adam(p, lr=1e-3, weight_decay=0.01, foreach=True),
         lambda p: torch.optim.Adam(p, lr=1e-3, weight_decay=0.01, foreach=True),
     ),
+    # the one-pass kernel with our state, against torch's fused optimizers
+    "adamw-fused": (
+        lambda p: AdamW(p, lr=1e-3, betas=(0.9, 0.95), fused=True),
+        lambda p: torch.optim.AdamW(p, lr=1e-3, betas=(0.9, 0.95), fused=True),
+    ),
+    "adam-fused": (
+        lambda p: Adam(p, lr=1e-3, weight_decay=0.01, fused=True),
+        lambda p: torch.optim.Adam(p, lr=1e-3, weight_decay=0.01, fused=True),
+    ),
     "sgd": (lambda p: SGD(p, lr=1e-2, momentum=0.9), lambda p: torch.optim.SGD(p, lr=1e-2, momentum=0.9)),
     "sgd-nesterov": (
         lambda p: SGD(p, lr=1e-2, momentum=0.9, nesterov=True),
@@ -119,6 +128,40 @@ def test_foreach_form_equals_the_loop() -> None:
     for p, q in zip(loop.parameters(), multi.parameters(), strict=True):
         assert_close(p, q, atol=1e-7, rtol=0)
     assert multi.opt.state_dict()["state"][0]["step"] == 200
+
+
+def test_fused_form_equals_the_loop_and_resumes_from_it() -> None:
+    """One pass per tensor does the loop's arithmetic; a checkpoint moves between the two forms."""
+    loop = run(lambda p: AdamW(p, lr=1e-3, betas=(0.9, 0.95)), 200)
+    fused = run(lambda p: AdamW(p, lr=1e-3, betas=(0.9, 0.95), fused=True), 200)
+    for p, q in zip(loop.parameters(), fused.parameters(), strict=True):
+        assert_close(p, q, atol=1e-6, rtol=0)
+    assert fused.opt.state_dict()["state"][0]["step"] == 200  # our int step count, as the loop keeps it
+    half = run(lambda p: AdamW(p, lr=1e-3, betas=(0.9, 0.95)), 100)
+    saved = half.opt.state_dict()  # written by the loop form
+    fused_opt = AdamW(param_groups(half, 0.1), lr=1e-3, betas=(0.9, 0.95), fused=True)
+    fused_opt.load_state_dict(saved)
+    resumed = run(lambda p: fused_opt, 100, half, start=100)
+    for p, q in zip(resumed.parameters(), loop.parameters(), strict=True):
+        assert_close(p, q, atol=1e-6, rtol=0)
+
+
+def test_build_optimizer_uses_the_fused_kernel_only_where_it_exists() -> None:
+    model = small_model()
+    assert build_optimizer("adamw", param_groups(model, 0.1), lr=1e-3, fused=True).defaults["fused"] is True
+    assert build_optimizer("adamw", param_groups(model, 0.1), lr=1e-3).defaults["fused"] is False
+    assert isinstance(build_optimizer("sgd", model.parameters(), lr=1e-3, fused=True), SGD)
+    model.to(torch.float64)
+    as_double = build_optimizer("adam", param_groups(model, 0.1), lr=1e-3, fused=True)
+    assert as_double.defaults["fused"] is True  # float64 is floating point: the kernel handles it
+    ints = [torch.zeros(3, dtype=torch.int64)]
+    assert build_optimizer("adamw", ints, lr=1e-3, fused=True).defaults["fused"] is False
+    with pytest.raises(
+        LLMLabError, match=r"AdamW\(fused=True\) needs floating-point parameters on cpu, cuda"
+    ):
+        AdamW(ints, fused=True)
+    with pytest.raises(LLMLabError, match="choose one of fused=True and foreach=True"):
+        AdamW(small_model().parameters(), fused=True, foreach=True)
 
 
 def test_loads_torch_adamw_state() -> None:

@@ -110,7 +110,7 @@ class Trainer:
         self.model = distributed.wrap(self.raw, info, self.device, cfg.fsdp)
         self.opt = build_optimizer(
             cfg.optimizer, param_groups(self.raw, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps,
-            momentum=cfg.momentum,
+            momentum=cfg.momentum, fused=cfg.fused_optimizer,
         )  # fmt: skip
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         self.forward = torch.compile(self.model) if cfg.compile else self.model

@@ -28,6 +28,13 @@ The ladder, one idea per rung (g is the gradient, t counts steps from 1, lr the 
    kernel launches: GPT-2 has 148 parameter tensors, so the loop launches ~1,200 small kernels per
    step and the foreach form ~10. On a GPU that is the difference between an optimizer step that
    costs more than the forward pass and one that does not; it is the default there, as in torch.
+5. **Fused form** (``fused=True``): each of the forms above reads and writes every parameter,
+   gradient and moment several times (the loop: eight passes over memory per tensor). torch's
+   fused kernel does the whole formula per element in one pass over p, g, m and v. We call that
+   kernel (``torch._fused_adamw_``) with our state, as our layers call ``F.gelu`` instead of the
+   written-out formula; tested equal to ``torch.optim.AdamW(fused=True)`` and to the loop above.
+   On 2 CPU cores a gpt-mini step's AdamW takes ~11 ms fused against ~38 ms in the loop.
+   ``llmlab.training.train()`` uses it (``TrainConfig.fused_optimizer``, on by default).
 
 Decay belongs on matrices only: shrinking a bias or a LayerNorm gain towards 0 has no
 regularising meaning. :func:`param_groups` splits a model's parameters that way (as nanoGPT does).
@@ -45,6 +52,12 @@ from torch import nn
 from llmlab.errors import LLMLabError
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
+FUSED_DEVICES = ("cpu", "cuda")  # where torch has the fused Adam/AdamW kernel for float parameters
+
+
+def fusable(p: torch.Tensor) -> bool:
+    """Whether torch's fused Adam/AdamW kernel can update ``p``."""
+    return p.device.type in FUSED_DEVICES and p.is_floating_point()
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -127,13 +140,26 @@ class Adam(torch.optim.Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         foreach: bool | None = None,
+        fused: bool = False,
     ) -> None:
         name = type(self).__name__
         _check(lr >= 0 and eps >= 0 and weight_decay >= 0, name, lr, None, weight_decay)
         if not all(0 <= b < 1 for b in betas):
             raise LLMLabError(f"{name}: betas must lie in [0, 1), got {tuple(betas)}")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, foreach=foreach)
+        if fused and foreach:
+            raise LLMLabError(f"{name}: choose one of fused=True and foreach=True, not both")
+        defaults = dict(
+            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, foreach=foreach, fused=fused
+        )
         super().__init__(params, defaults)
+        if fused:
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if not fusable(p):
+                        raise LLMLabError(
+                            f"{name}(fused=True) needs floating-point parameters on "
+                            f"{', '.join(FUSED_DEVICES)}; got {p.dtype} on {p.device.type}"
+                        )
 
     def _state(self, p: torch.Tensor) -> dict[str, Any]:
         """``p``'s moments, created lazily with its shape, dtype and device; ``step`` counts updates."""
@@ -151,6 +177,9 @@ class Adam(torch.optim.Optimizer):
         loss = _closure(closure)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
+            if group.get("fused") and params:
+                self._step_fused(group, params)
+                continue
             foreach = group.get("foreach")
             if foreach is None:  # torch's default: the multi-tensor form on accelerators
                 foreach = bool(params) and params[0].device.type != "cpu"
@@ -196,6 +225,22 @@ class Adam(torch.optim.Optimizer):
         torch._foreach_add_(denom, eps)
         torch._foreach_addcdiv_(params, m, denom, step_size)
 
+    def _step_fused(self, group: dict[str, Any], params: list[torch.Tensor]) -> None:
+        """The loop's formula in one pass per tensor: torch's fused kernel, fed with our state."""
+        lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        kernel = torch._fused_adamw_ if self.decoupled else torch._fused_adam_
+        by_kind: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+        for p in params:  # one call per device and dtype, as the kernel wants
+            by_kind.setdefault((p.device, p.dtype), []).append(p)
+        for (device, _), ps in by_kind.items():
+            states = [self._state(p) for p in ps]
+            # the kernel reads each step count from a float32 tensor, as torch stores it; ours are ints
+            steps = torch.tensor([float(s["step"]) for s in states], device=device).unbind()
+            kernel(
+                ps, [p.grad for p in ps], [s["exp_avg"] for s in states], [s["exp_avg_sq"] for s in states], [],
+                list(steps), lr=lr, beta1=b1, beta2=b2, weight_decay=wd, eps=eps, amsgrad=False, maximize=False,
+            )  # fmt: skip
+
 
 class AdamW(Adam):
     """Adam with decoupled weight decay: ``p *= 1 - lr * wd`` before the Adam step (see :class:`Adam`).
@@ -213,8 +258,11 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 0.01,
         foreach: bool | None = None,
+        fused: bool = False,
     ) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach)
+        super().__init__(
+            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, fused=fused
+        )
 
 
 def build_optimizer(
@@ -226,13 +274,17 @@ def build_optimizer(
     eps: float = 1e-8,
     momentum: float = 0.9,
     weight_decay: float = 0.0,
+    fused: bool = False,
 ) -> torch.optim.Optimizer:
     """``"adamw"``, ``"adam"`` or ``"sgd"`` over ``params``; groups from :func:`param_groups` override
-    ``weight_decay`` with their own."""
-    if name == "adamw":
-        return AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-    if name == "adam":
-        return Adam(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    ``weight_decay`` with their own. ``fused`` picks the one-pass kernel for Adam and AdamW where the
+    parameters' device has it (SGD has no fused form here)."""
+    if name in ("adamw", "adam"):
+        params = [dict(g, params=list(g["params"])) if isinstance(g, dict) else g for g in params]
+        tensors = [p for group in params for p in (group["params"] if isinstance(group, dict) else [group])]
+        fused = fused and all(fusable(p) for p in tensors)
+        kind = AdamW if name == "adamw" else Adam
+        return kind(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=fused)
     if name == "sgd":
         return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     raise LLMLabError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
