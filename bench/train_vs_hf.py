@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/train_vs_hf.py            # appends a section to docs/benchmarks.md
     .venv/bin/python bench/train_vs_hf.py --quick    # fewer steps, prints only
+    .venv/bin/python bench/train_vs_hf.py --rounds 5 --no-compile   # more rounds, eager only
     .venv/bin/python bench/train_vs_hf.py --device cuda --preset gpt2 --batch 16 --precision bf16
 
 Same model config (the ``gpt-mini`` preset by default: 6 layers, 384 wide, context 256, vocab
@@ -15,7 +16,9 @@ Same model config (the ``gpt-mini`` preset by default: 6 layers, 384 wide, conte
    ``backward``, ``clip_grad_norm_``, ``torch.optim.AdamW.step``, ``zero_grad``.
 3. Our side is ``llmlab.training.train()`` (the trainer the CLI runs: checkpoint-ready snapshots,
    NaN checks, logging), once eager and once with ``compile=True``.
-4. Rounds alternate (ours, theirs, theirs, ours ...); medians of the per-step times give tokens/s.
+4. Rounds alternate (ours, theirs, theirs, ours ...); each round gives each side's median step
+   time and their ratio; the reported ratio is the median of the rounds' ratios, so a slow spell
+   of a shared machine, which slows both sides of a round, cancels.
 
 Goal (issue 5): our trainer >= 1.2x transformers' tokens/s.
 """
@@ -103,8 +106,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--no-compile", action="store_true", help="skip the compiled run of ours")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating rounds (a noisy machine wants more)"
+    )
     args = parser.parse_args()
-    steps, rounds = (3, 1) if args.quick else (6, 3)
+    steps, rounds = (3, 1) if args.quick else (6, args.rounds)
     ours, theirs = models(args.preset, args.device)
     T, V = ours.config.max_seq_len, ours.config.vocab_size
     g = torch.Generator().manual_seed(0)
@@ -116,33 +122,44 @@ def main() -> None:
     opt = torch.optim.AdamW(param_groups(theirs, 0.1), lr=3e-4, betas=(0.9, 0.95))
     batches = RandomWindows(tokens, args.batch, T, seed=1)
     kinds = ["eager"] + ([] if args.no_compile else ["compiled"])
-    times: dict[str, list[float]] = {"transformers": [], **{k: [] for k in kinds}}
+    # per round, each side's median step time; the two sides of a round ran minutes apart at most
+    rounds_ms: dict[str, list[float]] = {"transformers": [], **{k: [] for k in kinds}}
     for r in range(rounds):
         order = ["transformers", *kinds] if r % 2 else [*kinds, "transformers"]
         for who in order:
             if who == "transformers":
-                times[who] += theirs_step_times(theirs, batches, args, steps, opt)
+                times = theirs_step_times(theirs, batches, args, steps, opt)
             else:
-                times[who] += ours_step_times(ours, batches, args, steps, compile=who == "compiled")
-    base = statistics.median(times["transformers"])
-    rows = []
+                times = ours_step_times(ours, batches, args, steps, compile=who == "compiled")
+            rounds_ms[who].append(statistics.median(times) * 1000)
+    rows, per_round = [], []
     for who, label in (("transformers", "transformers GPT2LMHeadModel, plain loop"), ("eager", "ours, train()"),
                        ("compiled", "ours, train(compile=True)")):  # fmt: skip
-        if who not in times:
+        if who not in rounds_ms:
             continue
-        secs = statistics.median(times[who])
-        rows.append(f"| {label} | {secs * 1000:,.1f} | {args.batch * T / secs:,.0f} | {base / secs:.2f}x |")
+        # the ratio is the median of the rounds' ratios: a slow spell of the machine hits both sides of a round
+        ratios = [b / a for a, b in zip(rounds_ms[who], rounds_ms["transformers"], strict=True)]
+        ms = statistics.median(rounds_ms[who])
+        rows.append(
+            f"| {label} | {ms:,.1f} | {args.batch * T / ms * 1000:,.0f} | {statistics.median(ratios):.2f}x |"
+        )
         print(rows[-1], flush=True)
+        if who != "transformers":
+            per_round.append(f"{label}: " + ", ".join(f"{x:.2f}" for x in ratios))
+    print("round ratios: " + "; ".join(per_round))
     if not args.quick:
         append_section(
             f"## Trainer vs transformers, {args.preset}, {args.device}, {args.precision} ({datetime.date.today()})\n\n"
             f"Machine: {machine('torch', 'transformers')}; threads {torch.get_num_threads()}.\n"
             f"Script: `bench/train_vs_hf.py`. Same config, initial weights (logits checked equal first), "
             f"batches and AdamW settings; batch {args.batch} x {T}; {rounds} alternating rounds of {steps} "
-            "steps, median step time. Goal: ours >= 1.2x.\n\n"
+            "steps; ms/step is the median of the rounds' median step times, the ratio the median of the "
+            "rounds' ratios. Goal: ours >= 1.2x.\n\n"
             "| trainer | ms / step | tokens/s | vs transformers |\n|---|---|---|---|\n"
             + "\n".join(rows)
-            + "\n"
+            + "\n\nRatio in each round: "
+            + "; ".join(per_round)
+            + ".\n"
         )
 
 
