@@ -66,9 +66,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.95)  # Adam(W) averaging factors (GPT-3's 0.95, not 0.999)
     eps: float = 1e-8  # Adam(W) denominator floor
     momentum: float = 0.9  # SGD momentum
-    fused_optimizer: bool = (
-        True  # Adam(W) in torch's one-pass kernel (CPU, CUDA); False: the written-out loop
-    )
+    fused_optimizer: bool = True  # Adam(W) in torch's one-pass kernel (CPU, CUDA); False: written out
     grad_clip: float = 1.0  # clip the global gradient norm to this (0 = off)
     eval_every: int = 250  # steps between validation passes (0 = only at the end)
     eval_steps: int = 20  # validation batches per pass (the same batches every time)
