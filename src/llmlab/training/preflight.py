@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from llmlab.errors import LLMLabError
+from llmlab.training.optim import build_optimizer
 
 MIN_USEFUL_STEPS = 200  # below this a small model is still learning unigram statistics (see docs/training.md)
 GiB = 1024**3
@@ -96,7 +97,7 @@ def measure_step(
     import copy
 
     model = copy.deepcopy(model).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    opt = build_optimizer("adamw", model.parameters(), lr=1e-6, fused=True)  # the optimizer train() runs
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     gen = torch.Generator().manual_seed(0)
     vocab = model.config.vocab_size
