@@ -118,8 +118,10 @@ def main() -> None:
             + ", ".join(f"{k} {new / v[-1]:.1f} tokens/s" for k, v in times.items())
         )
     tps = {label: new / statistics.median(t) for label, t in times.items()}
-    speedup = statistics.median(n / c for n, c in zip(times["no cache"], times["cache"], strict=True))
-    vs_hf = statistics.median(h / c for h, c in zip(times["transformers"], times["cache"], strict=True))
+    # per round: no-cache time / cache time, and transformers' time / ours (both: how much faster ours is)
+    speedups, vs_hfs = ([o / c for o, c in zip(times[other], times["cache"], strict=True)]
+                        for other in ("no cache", "transformers"))  # fmt: skip
+    speedup, vs_hf = statistics.median(speedups), statistics.median(vs_hfs)
     rows = [
         "| decoder | new tokens/s | ratio |",
         "|---|---|---|",
@@ -139,9 +141,9 @@ def main() -> None:
             "tokens/s are medians, ratios the medians of each round's ratios.\n\n"
             + "\n".join(rows)
             + "\n\nThe rounds' cache / no-cache ratios: "
-            + ", ".join(f"{n / c:.1f}" for n, c in zip(times["no cache"], times["cache"], strict=True))
+            + ", ".join(f"{x:.1f}" for x in speedups)
             + "; ours / transformers: "
-            + ", ".join(f"{h / c:.2f}" for h, c in zip(times["transformers"], times["cache"], strict=True))
+            + ", ".join(f"{x:.2f}" for x in vs_hfs)
             + ".\n"
         )
 

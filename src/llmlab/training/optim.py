@@ -28,9 +28,10 @@ The ladder, one idea per rung (g is the gradient, t counts steps from 1, lr the 
    kernel launches: GPT-2 has 148 parameter tensors, so the loop launches ~1,200 small kernels per
    step and the foreach form ~10. On a GPU that is the difference between an optimizer step that
    costs more than the forward pass and one that does not; it is the default there, as in torch.
-5. **Fused form** (``fused=True``): each of the forms above reads and writes every parameter,
-   gradient and moment several times (the loop: eight passes over memory per tensor). torch's
-   fused kernel does the whole formula per element in one pass over p, g, m and v. We call that
+5. **Fused form** (``fused=True``; ``fused=None`` uses it where the kernel applies): each of the
+   forms above reads and writes every parameter, gradient and moment several times (the loop:
+   eight passes over memory per tensor). torch's fused kernel does the whole formula per element
+   in one pass over p, g, m and v. We call that
    kernel (``torch._fused_adamw_``) with our state, as our layers call ``F.gelu`` instead of the
    written-out formula; tested equal to ``torch.optim.AdamW(fused=True)`` and to the loop above.
    On 2 CPU cores a gpt-mini step's AdamW takes ~11 ms fused against ~38 ms in the loop.
@@ -140,7 +141,7 @@ class Adam(torch.optim.Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         foreach: bool | None = None,
-        fused: bool = False,
+        fused: bool | None = False,
     ) -> None:
         name = type(self).__name__
         _check(lr >= 0 and eps >= 0 and weight_decay >= 0, name, lr, None, weight_decay)
@@ -152,14 +153,17 @@ class Adam(torch.optim.Optimizer):
             lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, foreach=foreach, fused=fused
         )
         super().__init__(params, defaults)
-        if fused:
+        if fused is not False:  # True: the kernel or an error; None: the kernel where it applies
+            odd = next((p for g in self.param_groups for p in g["params"] if not fusable(p)), None)
+            if fused and odd is not None:
+                raise LLMLabError(
+                    f"{name}(fused=True) needs floating-point parameters on "
+                    f"{', '.join(FUSED_DEVICES)}; got {odd.dtype} on {odd.device.type}"
+                )
+            use = odd is None and not foreach  # an explicit foreach=True wins over fused=None
+            self.defaults["fused"] = use
             for group in self.param_groups:
-                for p in group["params"]:
-                    if not fusable(p):
-                        raise LLMLabError(
-                            f"{name}(fused=True) needs floating-point parameters on "
-                            f"{', '.join(FUSED_DEVICES)}; got {p.dtype} on {p.device.type}"
-                        )
+                group["fused"] = use
 
     def _state(self, p: torch.Tensor) -> dict[str, Any]:
         """``p``'s moments, created lazily with its shape, dtype and device; ``step`` counts updates."""
@@ -258,7 +262,7 @@ class AdamW(Adam):
         eps: float = 1e-8,
         weight_decay: float = 0.01,
         foreach: bool | None = None,
-        fused: bool = False,
+        fused: bool | None = False,
     ) -> None:
         super().__init__(
             params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, fused=fused
@@ -280,11 +284,10 @@ def build_optimizer(
     ``weight_decay`` with their own. ``fused`` picks the one-pass kernel for Adam and AdamW where the
     parameters' device has it (SGD has no fused form here)."""
     if name in ("adamw", "adam"):
-        params = [dict(g, params=list(g["params"])) if isinstance(g, dict) else g for g in params]
-        tensors = [p for group in params for p in (group["params"] if isinstance(group, dict) else [group])]
-        fused = fused and all(fusable(p) for p in tensors)
         kind = AdamW if name == "adamw" else Adam
-        return kind(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=fused)
+        return kind(
+            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=None if fused else False
+        )
     if name == "sgd":
         return SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
     raise LLMLabError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
