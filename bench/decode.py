@@ -13,7 +13,11 @@ Correctness first, then speed:
 3. then rounds, each timing all three (ours cached, ours without the cache, transformers) in an
    order that rotates from round to round, same threads. New tokens per second (prefill included)
    are medians over the rounds; each ratio is the median of the rounds' own ratios, so a slow
-   spell of a shared machine moves both sides of a ratio together.
+   spell of a shared machine moves both sides of a ratio together;
+4. last, the matrix products alone: one token through every weight matrix, back to back. Batch-1
+   decoding reads each weight once per token, so this is the floor of a cached step with these
+   kernels, and no-cache time / (new tokens x that floor) is the most the cache ratio can reach on
+   this machine (the products of SmolLM2 run at the machine's memory streaming rate on a CPU).
 
 Goals (issue 5): cache >= 8x no cache at 200 new tokens; ours >= transformers' tokens/s.
 Uses the real weights when the asset smollm2-135m-instruct is pulled, else the same architecture
@@ -59,6 +63,27 @@ def load(device: str) -> tuple[torch.nn.Module, list[int], str]:
     torch.manual_seed(0)
     model = Llama(LlamaConfig.from_name("smollm2-135m")).eval()
     return model.to(device), list(range(100, 130)), "random weights (asset not pulled)"
+
+
+def products_alone(model: torch.nn.Module, device: str, repeats: int = 7) -> tuple[float, int]:
+    """Seconds for the matrix products a cached step cannot avoid, and the bytes of weight they read.
+
+    One token times every ``nn.Linear`` weight of the model (the tied head once), back to back,
+    as a step runs them; the median of ``repeats`` passes. Batch-1 decoding reads every weight
+    once per token, so no cached decoder built on these kernels steps faster than this.
+    """
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    inputs = [torch.randn(1, 1, m.in_features, device=device) for m in linears]
+    weight_bytes = sum(m.weight.numel() * m.weight.element_size() for m in linears)
+
+    def one_pass() -> None:
+        for m, x in zip(linears, inputs, strict=True):
+            torch.nn.functional.linear(x, m.weight, m.bias)
+
+    with torch.inference_mode():
+        one_pass()  # warm-up
+        seconds = statistics.median(timed(one_pass, device)[1] for _ in range(repeats))
+    return seconds, weight_bytes
 
 
 def timed(fn, device: str):
@@ -129,7 +154,17 @@ def main() -> None:
         f"| ours, preallocated KV cache | {tps['cache']:,.1f} | {speedup:.1f}x no cache |",
         f"| transformers `generate` | {tps['transformers']:,.1f} | ours / transformers = {vs_hf:.2f} |",
     ]
+    floor, weight_bytes = products_alone(ours, args.device)
+    t_cache, t_none = (statistics.median(times[k]) for k in ("cache", "no cache"))
+    ceiling = t_none / (new * floor)  # prefill left out of the cached side: a ceiling, not an estimate
+    floor_line = (
+        f"The matrix products alone (one token through every weight, {weight_bytes / 1e6:,.0f} MB read, "
+        f"{weight_bytes / floor / 1e9:.1f} GB/s) take {1000 * floor:.1f} ms; a cached step takes "
+        f"{1000 * t_cache / new:.1f} ms (prefill included), so the products are {new * floor / t_cache:.0%} "
+        f"of it. With nothing but the products, the cache could be at most {ceiling:.1f}x no cache here."
+    )
     print("\n".join(rows))
+    print(floor_line)
     print(f"KV cache speedup: {speedup:.1f}x (goal >= 8x); ours / transformers: {vs_hf:.2f} (goal >= 1.0)")
     if not args.quick:
         append_section(
@@ -144,7 +179,9 @@ def main() -> None:
             + ", ".join(f"{x:.1f}" for x in speedups)
             + "; ours / transformers: "
             + ", ".join(f"{x:.2f}" for x in vs_hfs)
-            + ".\n"
+            + ".\n\n"
+            + floor_line
+            + "\n"
         )
 
 
