@@ -82,6 +82,7 @@ class Trainer:
         try:
             with (
                 runtime.deterministic(self.cfg.deterministic),
+                runtime.reuse_freed_memory(),
                 runtime.StopFlag(lambda m: self._say(m, always=True)) as self.stop,
             ):
                 self._setup()

@@ -34,6 +34,7 @@ from torch import nn
 
 from llmlab.errors import LLMLabError
 from llmlab.training.optim import build_optimizer
+from llmlab.training.runtime import reuse_freed_memory
 
 MIN_USEFUL_STEPS = 200  # below this a small model is still learning unigram statistics (see docs/training.md)
 GiB = 1024**3
@@ -113,12 +114,13 @@ def measure_step(
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
-    step()  # warm-up: allocator, kernel selection
     times = []
-    for _ in range(timed_steps):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
+    with reuse_freed_memory():  # as train() runs its steps
+        step()  # warm-up: allocator, kernel selection
+        for _ in range(timed_steps):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 

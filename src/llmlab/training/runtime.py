@@ -9,13 +9,18 @@ Small pieces the loop (:mod:`llmlab.training.loop`) uses, each with the trap it 
   nothing else; fp16 overflows above 65504 and underflows small gradients, hence the loop's
   ``GradScaler`` (multiply the loss by 2**16 before backward, divide the gradients after, skip the
   step and halve the scale when any gradient is inf).
+* :func:`reuse_freed_memory`: glibc's ``malloc`` hands each big block (the logits, an MLP's
+  activations) back to the OS when it is freed, so the next step's kernel zero-fills it again,
+  one 4 KiB page fault at a time; during training freed blocks stay in the process instead.
 * :class:`StopFlag`: the first Ctrl-C only *asks* to stop, so the loop finishes its step and saves
   a consistent checkpoint; a second Ctrl-C stops at once.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
 import random
 import signal
 import threading
@@ -48,6 +53,53 @@ def deterministic(on: bool) -> Iterator[None]:
     finally:
         torch.use_deterministic_algorithms(before[0])
         torch.backends.cudnn.benchmark = before[1]
+
+
+# glibc's mallopt() parameters (malloc.h) and the ceilings its adaptive thresholds grow to by themselves
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4
+MMAP_THRESHOLD_MAX, MMAPS_DEFAULT = 32 * 2**20, 65536
+_reusing = 0  # reuse_freed_memory blocks open (they may nest: compare-architectures trains in turn)
+
+
+def _glibc() -> Any:
+    """The process's own C library when it is glibc (``mallopt`` and ``malloc_trim`` exist), else None."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    libc = ctypes.CDLL(None)
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+
+@contextmanager
+def reuse_freed_memory() -> Iterator[bool]:
+    """Keep memory freed during the block in the process for the next allocation; yields whether it could.
+
+    glibc's ``malloc`` serves blocks above a threshold (128 KiB, growing to at most 32 MiB) with
+    their own ``mmap`` and unmaps them on ``free``. A training step frees and reallocates the same
+    big tensors every time (gpt-mini's 2048 x 4096 logits are 32 MiB and then some), so each step
+    starts on fresh pages that the kernel zero-fills one 4 KiB page fault at a time: ~44,000 faults
+    per gpt-mini step, against ~700 with freed blocks kept (a few percent of a step on a 2-core VM).
+    Inside the block glibc takes no new ``mmap`` blocks and trims nothing; after it, its
+    thresholds are set to the ceilings its adaptive scheme grows to, and ``malloc_trim`` returns
+    what is free to the OS. Elsewhere than glibc (macOS, Windows, musl) nothing changes.
+    """
+    global _reusing
+    libc = _glibc()
+    if libc is None:
+        yield False
+        return
+    if _reusing == 0:
+        libc.mallopt(M_MMAP_MAX, 0)
+        libc.mallopt(M_TRIM_THRESHOLD, 2**31 - 1)
+    _reusing += 1
+    try:
+        yield True
+    finally:
+        _reusing -= 1
+        if _reusing == 0:
+            libc.mallopt(M_MMAP_MAX, MMAPS_DEFAULT)
+            libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX)
+            libc.mallopt(M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD_MAX)
+            libc.malloc_trim(0)
 
 
 def autocast(device: torch.device, precision: str) -> AbstractContextManager[Any]:
