@@ -75,9 +75,10 @@ def reuse_freed_memory() -> Iterator[bool]:
 
     glibc's ``malloc`` serves blocks above a threshold (128 KiB, growing to at most 32 MiB) with
     their own ``mmap`` and unmaps them on ``free``. A training step frees and reallocates the same
-    big tensors every time (gpt-mini's 2048 x 4096 logits are 32 MiB and then some), so each step
-    starts on fresh pages that the kernel zero-fills one 4 KiB page fault at a time: ~44,000 faults
-    per gpt-mini step, against ~700 with freed blocks kept (a few percent of a step on a 2-core VM).
+    big tensors every time (gpt-mini's 2048 x 4096 logits: 32 MiB, which malloc's bookkeeping puts
+    just over that ceiling), so each step starts on fresh pages that the kernel zero-fills one
+    4 KiB page fault at a time: ~44,000 faults per gpt-mini step, against ~700 with freed blocks
+    kept (a few percent of a step on a 2-core VM).
     Inside the block glibc takes no new ``mmap`` blocks and trims nothing; after it, its
     thresholds are set to the ceilings its adaptive scheme grows to, and ``malloc_trim`` returns
     what is free to the OS. Elsewhere than glibc (macOS, Windows, musl) nothing changes.
