@@ -25,12 +25,12 @@ def band_verdict(preset: str, steps: int, val_loss: float) -> str:
     band = f"the golden band {low:.2f}-{high:.2f} nats (for {GOLDEN_STEPS} steps of {GOLDEN_PRESET})"
     if preset != GOLDEN_PRESET:
         return f"no golden band for {preset}: {band} applies to the default model only"
-    if low <= val_loss <= high and steps > 1.1 * GOLDEN_STEPS:
-        return (
-            f"inside {band}, after {steps} steps: normal, though this many steps usually end lower; "
-            f"llmlab quickstart --steps {GOLDEN_STEPS} compares like with like"
-        )
     if low <= val_loss <= high:
+        if steps > 1.1 * GOLDEN_STEPS:
+            return (
+                f"inside {band}, after {steps} steps: normal, though this many steps usually end lower; "
+                f"llmlab quickstart --steps {GOLDEN_STEPS} compares like with like"
+            )
         return f"inside {band}: a normal run"
     if val_loss > high and steps < 0.9 * GOLDEN_STEPS:
         return (

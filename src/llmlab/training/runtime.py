@@ -19,6 +19,7 @@ Small pieces the loop (:mod:`llmlab.training.loop`) uses, each with the trap it 
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import random
@@ -61,6 +62,7 @@ MMAP_THRESHOLD_MAX, MMAPS_DEFAULT = 32 * 2**20, 65536
 _reusing = 0  # reuse_freed_memory blocks open (they may nest: compare-architectures trains in turn)
 
 
+@functools.cache
 def _glibc() -> Any:
     """The process's own C library when it is glibc (``mallopt`` and ``malloc_trim`` exist), else None."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
